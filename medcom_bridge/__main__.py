@@ -1,0 +1,3 @@
+from medcom_bridge.cli import main
+
+main()
