@@ -15,6 +15,7 @@ import typer
 
 from medcom_bridge.documents import validate_document
 from medcom_bridge.findings import Report
+from medcom_bridge.registry.cli import sor_app
 
 app = typer.Typer(
     name="medcom-bridge",
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(sor_app, name="sor")
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -82,6 +84,75 @@ def print_report(file: str, report: Report) -> None:
     typer.echo(f"{file}: {report.kind}{version}: {verdict}" + (f" ({summary})" if summary else ""))
     for finding in report.findings:
         typer.echo(f"  {finding}")
+
+
+@app.command()
+def render(
+    path: Annotated[Path, typer.Argument(help="A CareCommunication (FHIR JSON/XML) or an XDIS91.")],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write the HTML page here instead of to stdout.")
+    ] = None,
+) -> None:
+    """Render a message thread as one self-contained HTML page (exit 1: unreadable message, 2: usage)."""
+    from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
+    from medcom_bridge.xmlsafe import XmlError
+
+    data = read_input(path)
+    if data is None:
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        page = render_document(data)
+    except XmlError as exc:
+        typer.echo(f"{path}: {exc.rule}: {exc.message}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (NotRenderable, UnknownKind) as exc:
+        typer.echo(f"{path}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except ValueError as exc:
+        typer.echo(f"{path}: cannot render: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if out is None:
+        typer.echo(page, nl=False)
+        return
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"{out}: cannot write file: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@app.command()
+def convert(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Messages, bare or in VANSEnvelopes (an XDIS91 with its XBIN01).")
+    ],
+    to: Annotated[str, typer.Option("--to", help="carecommunication, xdis91, acknowledgement or xctl.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the converted VANSEnvelope files.")],
+    fhir_format: Annotated[str, typer.Option("--fhir-format", help="json or xml.")] = "json",
+    sor: Annotated[Path | None, typer.Option("--sor", help="Official SOR XML export (the register).")] = None,
+    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
+) -> None:
+    """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)."""
+    from medcom_bridge.convert import shell
+
+    if to not in shell.TARGETS or fhir_format not in ("json", "xml"):
+        typer.echo(f"--to must be one of {', '.join(shell.TARGETS)}; --fhir-format json or xml", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    sor_data = read_input(sor) if sor else None
+    edi_data = read_input(edi) if edi else None
+    files = [(str(p), read_input(p)) for p in paths]
+    if (sor and sor_data is None) or (edi and edi_data is None) or any(d is None for _, d in files):
+        raise typer.Exit(EXIT_USAGE)
+    code = shell.run(
+        [(name, d) for name, d in files if d is not None],
+        to,
+        fhir_format,
+        sor_data,
+        edi_data,
+        out_dir,
+        typer.echo,
+    )
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import re
 from lxml import etree
 
 from medcom_bridge.findings import Report, error
-from medcom_bridge.xmlsafe import XmlError, local_name, parse_xml
+from medcom_bridge.xmlsafe import XmlError, is_wide_unicode_xml, local_name, parse_xml
 
 KINDS = (
     "carecommunication",
@@ -56,7 +56,7 @@ def detect_kind(data: bytes) -> str:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return _fhir_json_kind(data)
-    if not head.startswith(b"<"):
+    if not head.startswith(b"<") and not is_wide_unicode_xml(data):
         raise UnknownKind("neither JSON (starts with '{') nor XML (starts with '<')")
     root = parse_xml(data)
     return kind_of_element(root)
@@ -142,3 +142,38 @@ def validate_as(kind: str, data: bytes) -> Report:
 
         return validate_envelope(data)
     return Report("unknown", None, (error("kind-unknown", "/", f"unknown kind {kind!r}"),))
+
+
+class NotRenderable(ValueError):
+    """The document is readable but of a kind (or in a state) that has no HTML view; the message says why."""
+
+
+def render_document(data: bytes) -> str:
+    """Render a CareCommunication (JSON or XML) or an XDIS91, bare or in a VANSEnvelope, as one HTML page.
+
+    Raises NotRenderable or UnknownKind (a kind without a view), XmlError or ValueError (a broken message)
+    with a reason a person can act on.
+    """
+    kind = detect_kind(data)
+    if kind == "carecommunication":
+        from medcom_bridge.fhir.codec import FhirParseError, parse
+        from medcom_bridge.fhir.render import RenderError, render_thread
+
+        try:
+            bundle, _ = parse(data)
+            return render_thread(bundle)
+        except (FhirParseError, RenderError) as exc:
+            raise ValueError(f"not a readable CareCommunication: {exc}") from None
+    if kind == "xdis91":
+        from medcom_bridge.oioxml.render import render_xdis91_bytes
+
+        return render_xdis91_bytes(data)
+    if kind == "vansenvelope":
+        from medcom_bridge.envelope.vans import read
+
+        reading = read(data)
+        if reading.message is None or reading.payload_kind not in ("carecommunication", "xdis91"):
+            problem = reading.payload_problem or f"it carries {reading.payload_kind or 'no readable letter'}"
+            raise NotRenderable(f"the VANSEnvelope holds nothing to render: {problem}")
+        return render_document(reading.message.data)
+    raise NotRenderable(f"{kind} messages have no HTML view; render takes a CareCommunication or an XDIS91")

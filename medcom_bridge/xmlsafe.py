@@ -7,6 +7,8 @@ format has one, and refusing it is the simplest defence against billion-laughs a
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 # 100 MB is the conversion use cases' message limit; base64 makes an envelope about 4/3 of that.
@@ -50,9 +52,9 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     """
     if len(data) > max_bytes:
         raise XmlError("xml-too-large", f"document is {len(data)} bytes; the limit is {max_bytes} bytes")
-    # A cheap pre-check on the prolog: a DOCTYPE can only appear before the root element.
-    head = data[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head or _doctype_in_utf16(head):
+    # A pre-check on the prolog: a DOCTYPE can only appear before the root element. The whole prolog is
+    # walked (not a fixed-size head), so padding it with comments or whitespace does not hide one.
+    if _declares_dtd(data):
         raise XmlError(
             "xml-doctype-forbidden",
             "document declares a DOCTYPE or entities; DTDs and entities are not allowed in MedCom messages",
@@ -69,19 +71,70 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     if root is None:
         raise XmlError("xml-syntax", "empty document")
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    # lxml-stubs lack DocInfo.doctype; getattr keeps mypy strict without an ignore.
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise XmlError("xml-doctype-forbidden", "document declares a DOCTYPE; DTDs are not allowed")
     return root
 
 
-def _doctype_in_utf16(head: bytes) -> bool:
-    for codec in ("utf-16-le", "utf-16-be"):
-        try:
-            text = head.decode(codec, errors="ignore")
-        except LookupError:  # pragma: no cover - codecs are built in
-            continue
-        if "<!DOCTYPE" in text or "<!ENTITY" in text:
-            return True
+# Byte patterns of '<?' / '<' that identify the wider Unicode encodings (XML 1.0 appendix F).
+_WIDE_ENCODINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+
+
+def is_wide_unicode_xml(data: bytes) -> bool:
+    """True when the bytes start like XML in UTF-16 or UTF-32 (with or without a byte order mark)."""
+    return any(data.startswith(marker) for marker, _ in _WIDE_ENCODINGS)
+
+
+def declares_dtd(data: bytes) -> bool:
+    """True when the prolog (before the root element) holds a DOCTYPE or an entity declaration.
+
+    Public for readers with their own streaming parser (e.g. the SOR import): pass the first chunk. A prolog
+    longer than that chunk is not seen, so such a parser must keep its own no-DTD, no-entity settings.
+    """
+    return _declares_dtd(data)
+
+
+def _declares_dtd(data: bytes) -> bool:
+    for marker, codec in _WIDE_ENCODINGS:
+        if data.startswith(marker):
+            return _prolog_declares_dtd(data.decode(codec, errors="replace").encode("utf-8"))
+    encoding = declared_encoding(data)
+    if encoding and encoding.replace("-", "").replace("_", "") in ("utf7", "unicode11utf7"):
+        # Not ASCII-compatible although it looks so: '+ADw-' is '<'.
+        return _prolog_declares_dtd(data.decode("utf-7", errors="replace").encode("utf-8"))
+    # Every other encoding libxml2 accepts is ASCII-compatible in the characters of markup.
+    return _prolog_declares_dtd(data)
+
+
+_SPACE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)*")
+
+
+def _prolog_declares_dtd(data: bytes) -> bool:
+    i, n = 0, len(data)
+    while i < n:
+        i = _SPACE.match(data, i).end()  # type: ignore[union-attr]  # `*` always matches
+        if data.startswith(b"<?", i):
+            end = data.find(b"?>", i + 2)
+            if end < 0:
+                return False
+            i = end + 2
+        elif data.startswith(b"<!--", i):
+            end = data.find(b"-->", i + 4)
+            if end < 0:
+                return False
+            i = end + 3
+        else:
+            return data.startswith((b"<!DOCTYPE", b"<!ENTITY"), i)
     return False
 
 

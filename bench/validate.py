@@ -1,0 +1,138 @@
+"""Throughput of the FHIR validator (parse + validate) over MedCom's official examples.
+
+Every official CareCommunication/Acknowledgement example (certification sends v5/v4, the IG bundles, the
+worked flows) is rendered once in each wire format by the codec, so JSON and XML measure the same bundles.
+Prints per format: messages/s, p50/p99 per message and peak memory of one pass, for
+
+* medcom-bridge: `validate_bytes` (parse + every MedCom rule), and
+* the obvious alternative: parsing the same bytes into `fhir.resources` R4B models
+  (`Bundle.model_validate_json` / `Bundle.model_validate_xml`), which checks R4 structure only,
+
+and the ratio. Goal: >= 1,000 typical messages/s on one core and >= 10x the alternative.
+
+    .venv/bin/python bench/validate.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tarfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from medcom_bridge.fhir import codec  # noqa: E402
+from medcom_bridge.fhir.validation import validate_bytes  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+PACKAGES = (
+    "medcom.fhir.dk.carecommunication-5.0.2",
+    "medcom.fhir.dk.carecommunication-4.0.3",
+    "medcom.fhir.dk.acknowledgement-2.0.3",
+)
+
+
+def official() -> list[bytes]:
+    docs = [p.read_bytes() for p in sorted((DATA / "fhir" / "examples").glob("send-v*/*"))]
+    for package in PACKAGES:
+        with tarfile.open(DATA / "fhir" / "packages" / f"{package}.tgz") as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if member.name.startswith("package/example/Bundle-") and member.isfile():
+                    handle = tar.extractfile(member)
+                    assert handle is not None
+                    docs.append(handle.read())
+    docs += [
+        p.read_bytes()
+        for p in sorted((DATA / "conversion" / "flows").glob("*.xml"))
+        if p.name.startswith(("CareCommunication", "Acknowledgement"))
+    ]
+    return docs
+
+
+def measure(fn: Callable[[bytes], Any], inputs: list[bytes], rounds: int) -> tuple[float, float, float]:
+    """(messages/s, p50 ms, p99 ms) over `rounds` passes, in CPU time of this process: what one core does,
+    independent of other load on the machine (wall clock is printed separately)."""
+    times: list[float] = []
+    start = time.process_time()
+    for _ in range(rounds):
+        for item in inputs:
+            t0 = time.process_time()
+            fn(item)
+            times.append(time.process_time() - t0)
+    total = time.process_time() - start
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    return len(times) / total, statistics.median(times) * 1000, p99 * 1000
+
+
+def peak_mb(fn: Callable[[bytes], Any], inputs: list[bytes]) -> float:
+    tracemalloc.start()
+    for item in inputs:
+        fn(item)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    opts = parser.parse_args(argv)
+    from fhir.resources.R4B.bundle import Bundle
+
+    models = [codec.parse(d)[0] for d in official()]
+    json_docs = [codec.to_json(m) for m in models]
+    xml_docs = [codec.to_xml(m) for m in models]
+    print(
+        f"{len(models)} official example bundles; mean size JSON {sum(map(len, json_docs)) / len(json_docs) / 1e3:.0f} kB, "
+        f"XML {sum(map(len, xml_docs)) / len(xml_docs) / 1e3:.0f} kB; {opts.rounds} rounds"
+    )
+    invalid = sum(not validate_bytes(d).valid for d in json_docs)
+    print(
+        f"(validator verdicts: {len(json_docs) - invalid} valid, {invalid} invalid - the known-broken examples)"
+    )
+
+    def alt_xml(data: bytes) -> Any:
+        return Bundle.model_validate_xml(data)
+
+    def alt_json(data: bytes) -> Any:
+        return Bundle.model_validate_json(data)
+
+    cases: list[tuple[str, list[bytes], Callable[[bytes], Any]]] = [
+        ("json", json_docs, alt_json),
+        ("xml", xml_docs, alt_xml),
+    ]
+    header = f"{'format':6} {'who':32} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    wall = time.perf_counter()
+    for fmt, docs, alternative in cases:
+        ours = measure(validate_bytes, docs, opts.rounds)
+        ours_mem = peak_mb(validate_bytes, docs)
+        try:
+            alt = measure(alternative, docs, max(1, opts.rounds // 3))
+            alt_mem = peak_mb(alternative, docs)
+            alt_name = "fhir.resources R4B model_validate"
+        except Exception as exc:  # the alternative may reject some examples; say so instead of hiding it
+            print(f"{fmt:6} alternative failed: {type(exc).__name__}: {str(exc)[:120]}")
+            alt, alt_mem, alt_name = (0.0, 0.0, 0.0), 0.0, "(n/a)"
+        print(
+            f"{fmt:6} {'medcom-bridge validate_bytes':32} {ours[0]:9.0f} {ours[1]:8.2f} {ours[2]:8.2f} {ours_mem:8.1f}"
+        )
+        print(f"{fmt:6} {alt_name:32} {alt[0]:9.0f} {alt[1]:8.2f} {alt[2]:8.2f} {alt_mem:8.1f}")
+        if alt[0]:
+            print(f"{fmt:6} ratio (ours / alternative): {ours[0] / alt[0]:.1f}x")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(CPU-time figures; wall clock {time.perf_counter() - wall:.1f} s, load average {load:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,716 @@
+"""The hub's imperative shell: take files from the spool, drive flows through the state table, deliver.
+
+`Hub.run_once()` is what `medcom-bridge process` does (and what `serve` repeats): deliver what is due, fire
+due timers, take every waiting file, run due conversions, deliver again. Each inbound file is handled in one
+transaction (flow state, keys, payload, trace event, outputs) and leaves `out/` only after the commit; each
+delivery writes the file first (idempotent, atomic) and then commits "delivered". A crash at any point
+therefore repeats at most an idempotent step.
+
+The domain work is plugged in through `medcom_bridge.hub.pipeline` (identify, route, convert, answer). With no
+converter plugged in, flows that need conversion wait in `converting`: nothing is faked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from medcom_bridge.hub.clock import Clock
+from medcom_bridge.hub.dedup import Verdict, classify, envelope_namespace, letter_namespace
+from medcom_bridge.hub.events import Place, ReceiptVerdict, Step
+from medcom_bridge.hub.flow import Action, Event, Flow, ImpossibleTransition, Route, State, step
+from medcom_bridge.hub.pipeline import (
+    ATTACHMENT_KINDS,
+    Answers,
+    Converter,
+    Decision,
+    Inbound,
+    Output,
+    Part,
+    RouteOutcome,
+    Router,
+    Unreadable,
+)
+from medcom_bridge.hub.pipeline import Identifier as IdentifierProtocol
+from medcom_bridge.hub.spool import Spool, SpoolFile, intake_key
+from medcom_bridge.hub.store import FlowInfo, Note, Store, StoredMessage, Tx, new_id
+
+log = logging.getLogger(__name__)
+
+INTAKE = "intake"
+ACK_TARGET = "ack-target"
+ATTACHMENT = "attachment"
+
+# Roles of stored messages. Inbound: the flow's parts and what else arrived; outbound: what the hub sends.
+IN_LETTER, IN_ATTACHMENT, IN_RECEIPT, IN_LATE, IN_INVALID, IN_DUPLICATE, IN_UNREADABLE = (
+    "letter",
+    "attachment",
+    "receipt",
+    "late",
+    "invalid",
+    "duplicate",
+    "unreadable",
+)
+OUT_LETTER, OUT_FORWARD, OUT_ANSWER, OUT_NEGATIVE = "letter", "forward", "answer", "negative_receipt"
+_ANSWER_ROLES = (OUT_ANSWER, OUT_NEGATIVE)
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass
+class Summary:
+    """What one run did; printed by the CLI, asserted by tests."""
+
+    taken: int = 0
+    already_taken: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    delivered: int = 0
+    delivery_failures: int = 0
+    timers_fired: int = 0
+    converted: int = 0
+    waiting_for_converter: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """The inbound message that caused a transition, for carrying out its actions."""
+
+    inbound: Inbound | None
+    data: bytes
+    mailbox: str
+    message_id: str
+    file_name: str
+    reason: str | None = None
+    answer_outputs: tuple[Output, ...] = ()
+
+
+class Hub:
+    def __init__(
+        self,
+        spool: Spool,
+        store: Store,
+        clock: Clock,
+        identifier: IdentifierProtocol,
+        router: Router,
+        *,
+        converter: Converter | None = None,
+        answers: Answers | None = None,
+        ids: Callable[[], str] = new_id,
+    ) -> None:
+        self.spool = spool
+        self.store = store
+        self.clock = clock
+        self.identifier = identifier
+        self.router = router
+        self.converter = converter
+        self.answers = answers
+        self.ids = ids
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+    def run_once(self) -> Summary:
+        summary = Summary()
+        self.deliver_pending(summary)
+        self.fire_timers(summary)
+        for file in self.spool.waiting():
+            self.take(file, summary)
+        self.convert_due(summary)
+        self.deliver_pending(summary)
+        return summary
+
+    def fire_timers(self, summary: Summary) -> None:
+        """Fire due timers, each with its actions in one transaction (e.g. S1.A3: forward the lone XBIN01)."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            due = tx.due_timers(now)
+        for timer in due:
+            with self.store.transaction() as tx:
+                fired = tx.fire_timer(timer, now)
+                if fired.flow is None:
+                    continue
+                summary.timers_fired += 1
+                context = _Context(None, b"", "", "", "")
+                for action in fired.actions:
+                    self._carry_out(tx, fired.flow, action, now, context)
+
+    # -- intake ------------------------------------------------------------------------------------------------
+    def take(self, file: SpoolFile, summary: Summary) -> None:
+        """Handle one waiting file in one transaction; remove it from out/ only after the commit."""
+        try:
+            data = self.spool.read(file)
+        except OSError as exc:  # vanished or unreadable: try again next run, never lose it silently
+            summary.errors.append(f"{file.path}: cannot read: {exc}")
+            return
+        now = self.clock.now()
+        try:
+            inbound: Inbound | None = self.identifier.identify(data, mailbox=file.ean)
+            problem = None
+        except Unreadable as exc:
+            inbound, problem = None, exc
+        key = intake_key(data, inbound.envelope_id if inbound else None)
+        try:
+            duplicate = self._take(file, data, inbound, problem, key, now, summary)
+        except Exception as exc:  # a hub bug must not make a poison file that is re-read forever (lesson 15)
+            log.exception("hub error on %s; quarantining it", file.name)
+            summary.errors.append(f"{file.path}: hub error: {type(exc).__name__}")
+            with self.store.transaction() as tx:
+                hub_error = Unreadable(
+                    "hub-error", f"the hub failed on this file ({type(exc).__name__}); see the log"
+                )
+                self._unreadable(tx, file, data, hub_error, key, now)
+            summary.quarantined += 1
+            duplicate = False
+        self.spool.taken(file)
+        summary.taken += 1
+        summary.duplicates += int(duplicate)
+
+    def _take(
+        self,
+        file: SpoolFile,
+        data: bytes,
+        inbound: Inbound | None,
+        problem: Unreadable | None,
+        key: str,
+        now: datetime,
+        summary: Summary,
+    ) -> bool:
+        with self.store.transaction() as tx:
+            owner = tx.find_key(INTAKE, key)
+            if owner is not None:
+                note = Note(reason=f"file {file.name} taken again (same content and envelope id)")
+                tx.record(owner, now, Step.DUPLICATE, note)
+                summary.already_taken += 1
+                return False
+            if inbound is None:
+                assert problem is not None
+                self._unreadable(tx, file, data, problem, key, now)
+                summary.quarantined += 1
+                return False
+            return self._inbound(tx, file, data, inbound, key, now)
+
+    def _unreadable(
+        self, tx: Tx, file: SpoolFile, data: bytes, problem: Unreadable, key: str, now: datetime
+    ) -> None:
+        flow = tx.create_flow(now, FlowInfo(sender_gln=file.ean, receipt_expected=False))
+        tx.claim_key(INTAKE, key, flow.id, now)
+        message_id = self._store_in(tx, flow.id, data, now, role=IN_UNREADABLE, sender=file.ean)
+        context = _Context(
+            None, data, file.ean, message_id, file.name, reason=f"{problem.rule}: {problem.message}"
+        )
+        self._apply(
+            tx, flow.id, Event.INPUT_UNREADABLE, now, context, Note(reason=context.reason, cause=problem.rule)
+        )
+
+    def _inbound(
+        self, tx: Tx, file: SpoolFile, data: bytes, inbound: Inbound, key: str, now: datetime
+    ) -> bool:
+        """Route one identified message; returns True when it was a duplicate."""
+        verdict, owner = self._dedup(tx, inbound)
+        if verdict.duplicate and owner is not None:
+            message_id = self._store_in(tx, owner, data, now, role=IN_DUPLICATE, inbound=inbound)
+            tx.claim_key(INTAKE, key, owner, now, message_id)
+            context = _Context(inbound, data, file.ean, message_id, file.name)
+            note = _note(inbound, reason=f"{verdict.value}: letter id seen before", cause=verdict.value)
+            self._apply(tx, owner, Event.DUPLICATE, now, context, note)  # allowed in every state
+            return True
+        if inbound.is_receipt:
+            self._receipt(tx, file, data, inbound, key, now)
+            return False
+        route = self.router.route(inbound)
+        partner = self._partner(tx, inbound)
+        event, reason, cause = _letter_event(inbound, verdict, route, partner is not None)
+        if partner is not None and event in _PARTNER_EVENTS and not _allows(tx.flow(partner), event, now):
+            # The partner's flow takes no partner any more (e.g. closed): this message starts its own flow.
+            partner = None
+            event, reason, cause = _letter_event(inbound, verdict, route, False)
+        flow_id = partner if partner is not None and event in _PARTNER_EVENTS else None
+        if flow_id is None:
+            flow_id = tx.create_flow(now, _info(inbound)).id
+        message_id = self._store_in(tx, flow_id, data, now, role=_part_role(inbound, event), inbound=inbound)
+        self._claim(tx, flow_id, inbound, key, message_id, now)
+        context = _Context(inbound, data, file.ean, message_id, file.name, reason=reason)
+        self._apply(tx, flow_id, event, now, context, _note(inbound, reason=reason, cause=cause))
+        return False
+
+    def _dedup(self, tx: Tx, inbound: Inbound) -> tuple[Verdict, str | None]:
+        envelope_owner = tx.find_key(envelope_namespace(), inbound.envelope_id)
+        letter_owner = (
+            tx.find_key(letter_namespace(inbound.kind), inbound.letter_id) if inbound.letter_id else None
+        )
+        return classify(envelope_owner is not None, letter_owner is not None), letter_owner
+
+    def _partner(self, tx: Tx, inbound: Inbound) -> str | None:
+        if inbound.kind not in ("xdis91", "xbin01"):
+            return None
+        for object_id in inbound.attachment_ids:
+            owner = tx.find_key(ATTACHMENT, _pair_key(inbound, object_id))
+            if owner is not None:
+                return owner
+        return None
+
+    def _claim(
+        self, tx: Tx, flow_id: str, inbound: Inbound, key: str, message_id: str, now: datetime
+    ) -> None:
+        tx.claim_key(INTAKE, key, flow_id, now, message_id)
+        tx.claim_key(envelope_namespace(), inbound.envelope_id, flow_id, now, message_id)
+        if inbound.letter_id:
+            tx.claim_key(letter_namespace(inbound.kind), inbound.letter_id, flow_id, now, message_id)
+            # The receiver's receipt names this letter (and, in XCTL01, perhaps only the envelope).
+            tx.claim_key(
+                ACK_TARGET, f"{inbound.receiver_gln}:L:{inbound.letter_id}", flow_id, now, message_id
+            )
+        if inbound.message_envelope_id:
+            tx.claim_key(
+                ACK_TARGET,
+                f"{inbound.receiver_gln}:E:{inbound.message_envelope_id}",
+                flow_id,
+                now,
+                message_id,
+            )
+        for object_id in inbound.attachment_ids:
+            tx.claim_key(ATTACHMENT, _pair_key(inbound, object_id), flow_id, now, message_id)
+
+    # -- receipts ------------------------------------------------------------------------------------------------
+    def _receipt(
+        self, tx: Tx, file: SpoolFile, data: bytes, inbound: Inbound, key: str, now: datetime
+    ) -> None:
+        flow_id = self._answered_flow(tx, inbound)
+        flow = tx.flow(flow_id) if flow_id else None
+        note = _note(inbound, cause=inbound.receipt_code, receipt=inbound.receipt)
+        if flow is None or flow.state in (
+            State.RECEIVED,
+            State.AWAITING_ATTACHMENT,
+            State.AWAITING_LETTER,
+            State.QUARANTINED,
+        ):
+            # No correlation left (or none ever): forwarded unconverted in a flow of its own (§7).
+            orphan = tx.create_flow(now, _info(inbound))
+            message_id = self._store_in(tx, orphan.id, data, now, role=IN_RECEIPT, inbound=inbound)
+            self._claim(tx, orphan.id, inbound, key, message_id, now)
+            context = _Context(inbound, data, file.ean, message_id, file.name)
+            self._apply(tx, orphan.id, Event.PASS_THROUGH, now, context, note)
+            return
+        message_id = self._store_in(tx, flow.id, data, now, role=IN_RECEIPT, inbound=inbound)
+        self._claim(tx, flow.id, inbound, key, message_id, now)
+        context = _Context(inbound, data, file.ean, message_id, file.name)
+        if flow.state is not State.AWAITING_RECEIPTS:
+            self._apply(tx, flow.id, Event.RECEIPT_FORWARDED, now, context, note)
+            return
+        if flow.route is Route.PASS_THROUGH:
+            event = Event.RECEIPT_NEGATIVE if inbound.receipt is ReceiptVerdict.NEGATIVE else Event.RECEIPT_OK
+            answer = Output(
+                inbound.receiver_gln, data, inbound.kind, inbound.envelope_id, inbound.letter_id, OUT_ANSWER
+            )
+            self._apply(tx, flow.id, event, now, _with_answers(context, (answer,)), note)
+            return
+        if self.converter is None:
+            self._apply(
+                tx,
+                flow.id,
+                Event.RECEIPT_PARTIAL,
+                now,
+                context,
+                _note(inbound, reason="no converter plugged in"),
+            )
+            return
+        receipts = [
+            Part(_inbound_of(m), tx.payload(m.payload_sha256))
+            for m in tx.messages(flow.id)
+            if m.role == IN_RECEIPT
+        ]
+        outcome = self.converter.answer(
+            flow.id,
+            _with_known(receipts, inbound, data),
+            tx.correlations(flow_id=flow.id),
+            now=now,
+            new_id=self.ids,
+        )
+        if not outcome.complete:
+            self._apply(tx, flow.id, Event.RECEIPT_PARTIAL, now, context, note)
+            return
+        event = Event.RECEIPT_NEGATIVE if outcome.verdict is ReceiptVerdict.NEGATIVE else Event.RECEIPT_OK
+        self._apply(tx, flow.id, event, now, _with_answers(context, outcome.outputs), note)
+
+    def _answered_flow(self, tx: Tx, inbound: Inbound) -> str | None:
+        for kind, value in (("L", inbound.acknowledges), ("E", inbound.acknowledges_envelope)):
+            if value:
+                owner = tx.find_key(ACK_TARGET, f"{inbound.sender_gln}:{kind}:{value}")
+                if owner is not None:
+                    return owner
+        return None
+
+    # -- conversion --------------------------------------------------------------------------------------------
+    def convert_due(self, summary: Summary) -> None:
+        with self.store.transaction() as tx:
+            due = tx.find_flows(state=State.CONVERTING.value)
+        if self.converter is None:
+            summary.waiting_for_converter += len(due)
+            return
+        for flow_id in due:
+            now = self.clock.now()
+            with self.store.transaction() as tx:
+                if tx.flow(flow_id).state is not State.CONVERTING:
+                    continue
+                messages = tx.messages(flow_id)
+                parts = [
+                    Part(_inbound_of(m), tx.payload(m.payload_sha256))
+                    for m in messages
+                    if m.direction == "in" and m.role in (IN_LETTER, IN_ATTACHMENT)
+                ]
+                outcome = self.converter.convert(flow_id, parts, now=now, new_id=self.ids)
+                first = next((m for m in messages if m.role == IN_LETTER), messages[0])
+                context = _Context(
+                    None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, ""
+                )
+                if not outcome.ok:
+                    errors = [str(f) for f in outcome.findings if f.severity == "error"] or ["no output"]
+                    reason = f"conversion failed: {errors[0]}"
+                    self._apply(
+                        tx,
+                        flow_id,
+                        Event.CONVERSION_FAILED,
+                        now,
+                        context,
+                        Note(reason=reason, cause="conversion"),
+                    )
+                    continue
+                for output in outcome.outputs:
+                    self._store_out(tx, flow_id, output, now, role=OUT_LETTER)
+                    if output.letter_id:
+                        tx.claim_key(ACK_TARGET, f"{output.receiver_gln}:L:{output.letter_id}", flow_id, now)
+                    tx.claim_key(ACK_TARGET, f"{output.receiver_gln}:E:{output.envelope_id}", flow_id, now)
+                for correlation in outcome.correlations:
+                    tx.add_correlation(correlation, now)
+                if outcome.bundle_id:
+                    tx.update_info(flow_id, bundle_id=outcome.bundle_id)
+                self._apply(tx, flow_id, Event.CONVERTED, now, context, Note(message_id=outcome.bundle_id))
+                summary.converted += 1
+
+    # -- delivery ----------------------------------------------------------------------------------------------
+    def deliver_pending(self, summary: Summary) -> None:
+        with self.store.transaction() as tx:
+            pending = tx.pending_outputs()
+        for message in pending:
+            with self.store.transaction() as tx:
+                data = tx.payload(message.payload_sha256)
+            receiver = message.receiver_gln or ""
+            name = _file_name(message.envelope_id, message.id)
+            now = self.clock.now()
+            try:
+                try:
+                    self.spool.deliver(receiver, name, data)
+                except FileExistsError:  # another message owns that name: fall back to our own id
+                    name = _file_name(None, message.id)
+                    self.spool.deliver(receiver, name, data)
+            except (OSError, ValueError) as exc:
+                summary.delivery_failures += 1
+                with self.store.transaction() as tx:
+                    note = Note(reason=f"spool-write: {exc}", cause="spool-write", failure=Place.NETWORK)
+                    if tx.flow(message.flow_id).state is State.DELIVERING:
+                        tx.apply(message.flow_id, Event.DELIVERY_FAILED, now, note)
+                    else:
+                        tx.record(message.flow_id, now, Step.DELIVERY_FAILED, note)
+                continue
+            with self.store.transaction() as tx:
+                tx.mark_delivered(message.id, now, name)
+                self._after_delivery(
+                    tx, message.flow_id, message.role, message.kind, message.envelope_id, now
+                )
+            summary.delivered += 1
+
+    def _after_delivery(
+        self, tx: Tx, flow_id: str, role: str, kind: str | None, envelope_id: str | None, now: datetime
+    ) -> None:
+        flow = tx.flow(flow_id)
+        note = Note(envelope_id=envelope_id, message_type=kind)
+        still_pending = any(m.direction == "out" and m.delivered_at is None for m in tx.messages(flow_id))
+        if flow.state is State.DELIVERING and not still_pending:
+            row = tx.flow_row(flow_id)
+            expected = bool(row["receipt_expected"]) and flow.has_letter
+            tx.apply(flow_id, Event.DELIVERED if expected else Event.DELIVERED_NO_RECEIPT, now, note)
+            return
+        step = {
+            OUT_FORWARD: Step.FORWARDED_UNCONVERTED,
+            OUT_ANSWER: Step.RECEIPT_SENT,
+            OUT_NEGATIVE: Step.NEGATIVE_RECEIPT_SENT,
+        }.get(role, Step.DELIVERED)
+        tx.record(flow_id, now, step, note)
+
+    # -- transitions and their actions -----------------------------------------------------------------------
+    def _apply(
+        self, tx: Tx, flow_id: str, event: Event, now: datetime, context: _Context, note: Note
+    ) -> Flow:
+        flow, actions = tx.apply(flow_id, event, now, note)
+        for action in actions:
+            self._carry_out(tx, flow, action, now, context)
+        return flow
+
+    def _carry_out(self, tx: Tx, flow: Flow, action: Action, now: datetime, context: _Context) -> None:
+        if action is Action.DELIVER:
+            self._forward_parts(tx, flow, now)
+        elif action is Action.FORWARD_UNCONVERTED:
+            inbound = context.inbound
+            if inbound is not None:
+                tx.set_message_role(context.message_id, IN_LATE)
+                self._store_out(tx, flow.id, _copy(inbound, context.data, OUT_FORWARD), now, role=OUT_FORWARD)
+        elif action is Action.ANSWER_SENDER:
+            for output in context.answer_outputs:
+                self._store_out(tx, flow.id, output, now, role=OUT_ANSWER)
+        elif action is Action.NEGATIVE_VANS_RECEIPT:
+            if context.inbound is not None and not context.inbound.valid:
+                tx.set_message_role(context.message_id, IN_INVALID)
+            self._negative_receipt(tx, flow, now, context)
+        elif action is Action.QUARANTINE:
+            self.spool.quarantine(
+                context.file_name or f"{context.message_id}.xml",
+                context.data,
+                context.reason or "unreadable",
+                ean=context.mailbox,
+                now=now,
+            )
+        elif action is Action.REPEAT_ANSWER:
+            self._repeat_answer(tx, flow, now, context)
+        elif action is Action.ALERT:
+            log.warning("flow %s: receipts missing 120 minutes after delivery", flow.id)
+        # CONVERT: flows in `converting` are the conversion step's work list. STORE_RECEIPT: stored on intake.
+
+    def _forward_parts(self, tx: Tx, flow: Flow, now: datetime) -> None:
+        """Pass-through, or an XBIN01 whose XDIS91 is late or invalid (S1.A3): deliver the originals as they are."""
+        if flow.route is not Route.PASS_THROUGH and flow.has_letter:
+            return  # converted outputs are stored by the conversion step
+        messages = tx.messages(flow.id)
+        sent = {m.payload_sha256 for m in messages if m.direction == "out"}
+        for m in messages:
+            if (
+                m.direction == "in"
+                and m.role in (IN_LETTER, IN_ATTACHMENT, IN_RECEIPT)
+                and m.payload_sha256 not in sent
+            ):
+                output = Output(
+                    m.receiver_gln or "",
+                    tx.payload(m.payload_sha256),
+                    m.kind or "",
+                    m.envelope_id or m.id,
+                    m.letter_id,
+                )
+                self._store_out(tx, flow.id, output, now, role=OUT_FORWARD)
+                sent.add(m.payload_sha256)
+                if flow.route is not Route.PASS_THROUGH:
+                    # S1.A3: a late XDIS91 is converted with an empty attachment payload, not with this XBIN01.
+                    tx.set_message_role(m.id, IN_LATE)
+
+    def _negative_receipt(self, tx: Tx, flow: Flow, now: datetime, context: _Context) -> None:
+        if self.answers is None:
+            tx.record(
+                flow.id,
+                now,
+                Step.REJECTED,
+                Note(reason="negative VANS receipt not sent: no receipt builder plugged in"),
+            )
+            return
+        output = self.answers.negative_vans_receipt(
+            context.inbound,
+            context.data,
+            context.reason or "rejected",
+            mailbox=context.mailbox,
+            now=now,
+            new_id=self.ids,
+        )
+        if output is None:
+            tx.record(
+                flow.id,
+                now,
+                Step.REJECTED,
+                Note(reason="negative VANS receipt not sent: sender not addressable"),
+            )
+            return
+        self._store_out(tx, flow.id, output, now, role=OUT_NEGATIVE)
+
+    def _repeat_answer(self, tx: Tx, flow: Flow, now: datetime, context: _Context) -> None:
+        sender = context.inbound.sender_gln if context.inbound else context.mailbox
+        answers = [
+            m
+            for m in tx.messages(flow.id)
+            if m.direction == "out" and m.role in _ANSWER_ROLES and m.receiver_gln == sender
+        ]
+        if not answers:
+            return  # no answer yet: the first one will come when the receipts do (§8)
+        if self.answers is None:
+            tx.record(
+                flow.id,
+                now,
+                Step.DUPLICATE,
+                Note(reason="first answer not repeated: no receipt builder plugged in"),
+            )
+            return
+        for m in answers:
+            data = self.answers.repeat(tx.payload(m.payload_sha256), now=now, new_id=self.ids)
+            output = Output(sender, data, m.kind or "", self.ids(), m.letter_id, m.role)
+            self._store_out(tx, flow.id, output, now, role=m.role)
+
+    # -- storage helpers ---------------------------------------------------------------------------------------
+    def _store_in(
+        self,
+        tx: Tx,
+        flow_id: str,
+        data: bytes,
+        now: datetime,
+        *,
+        role: str,
+        inbound: Inbound | None = None,
+        sender: str | None = None,
+    ) -> str:
+        digest = tx.put_payload(data, now)
+        return tx.add_message(
+            flow_id,
+            direction="in",
+            role=role,
+            payload_sha256=digest,
+            now=now,
+            kind=inbound.kind if inbound else None,
+            envelope_id=inbound.envelope_id if inbound else None,
+            letter_id=inbound.letter_id if inbound else None,
+            sender_gln=inbound.sender_gln if inbound else sender,
+            receiver_gln=inbound.receiver_gln if inbound else None,
+        )
+
+    def _store_out(self, tx: Tx, flow_id: str, output: Output, now: datetime, *, role: str) -> str:
+        digest = tx.put_payload(output.data, now)
+        return tx.add_message(
+            flow_id,
+            direction="out",
+            role=role,
+            payload_sha256=digest,
+            now=now,
+            kind=output.kind,
+            envelope_id=output.envelope_id,
+            letter_id=output.letter_id,
+            receiver_gln=output.receiver_gln,
+        )
+
+
+def _letter_event(
+    inbound: Inbound, verdict: Verdict, route: RouteOutcome, has_partner: bool
+) -> tuple[Event, str | None, str | None]:
+    """Which flow event an XDIS91, XBIN01 or CareCommunication causes (use case R1, S1, S2), with its reason."""
+    if verdict is Verdict.ENVELOPE_REUSED:
+        return (
+            Event.INPUT_INVALID,
+            "envelope-reused: envelope id seen before with another letter id",
+            "envelope-reused",
+        )
+    pairing = inbound.kind in ("xdis91", "xbin01")
+    to_fhir = route.decision is Decision.TO_FHIR and not (
+        route.referral_hub and inbound.kind in ATTACHMENT_KINDS
+    )
+    if not inbound.valid:
+        cause = next((f.rule for f in inbound.findings if f.severity == "error"), "invalid")
+        if pairing and (has_partner or to_fhir):
+            event = Event.LETTER_INVALID if inbound.kind == "xdis91" else Event.ATTACHMENT_INVALID
+            return event, inbound.first_error, cause
+        return Event.INPUT_INVALID, inbound.first_error, cause
+    if route.decision is None:
+        return Event.ROUTE_FAILED, route.reason or "register: the receiver cannot be routed", "route"
+    if route.decision is Decision.PASS_THROUGH or (inbound.kind in ATTACHMENT_KINDS and route.referral_hub):
+        return (
+            Event.PASS_THROUGH,
+            "referral hub (DNHF): no pairing wait" if route.referral_hub else None,
+            None,
+        )
+    if route.decision is Decision.TO_OIOXML and inbound.kind == "carecommunication":
+        note = None if route.xbin01_approved else "receiver not approved for XBIN01 (R1.A1): converted anyway"
+        return Event.CONVERT_TO_OIOXML, note, None
+    if route.decision is Decision.TO_FHIR and inbound.kind == "xdis91":
+        if has_partner:
+            return Event.LETTER_ARRIVED, None, None
+        return (Event.AWAIT_ATTACHMENT if inbound.attachment_ids else Event.CONVERT_TO_FHIR), None, None
+    if route.decision is Decision.TO_FHIR and inbound.kind == "xbin01":
+        return (Event.ATTACHMENT_ARRIVED if has_partner else Event.AWAIT_LETTER), None, None
+    return Event.ROUTE_FAILED, f"route {route.decision.value} does not apply to {inbound.kind}", "route"
+
+
+def _allows(flow: Flow, event: Event, now: datetime) -> bool:
+    try:
+        step(flow, event, now)
+    except ImpossibleTransition:
+        return False
+    return True
+
+
+_PARTNER_EVENTS = frozenset(
+    {Event.LETTER_ARRIVED, Event.LETTER_INVALID, Event.ATTACHMENT_ARRIVED, Event.ATTACHMENT_INVALID}
+)
+
+
+def _pair_key(inbound: Inbound, object_id: str) -> str:
+    return f"{inbound.sender_gln}:{inbound.receiver_gln}:{object_id.replace('-', '').lower()}"
+
+
+def _part_role(inbound: Inbound, event: Event) -> str:
+    if not inbound.valid or event in (Event.INPUT_INVALID, Event.ROUTE_FAILED):
+        return IN_INVALID
+    return IN_ATTACHMENT if inbound.kind in ATTACHMENT_KINDS else IN_LETTER
+
+
+def _info(inbound: Inbound) -> FlowInfo:
+    fhir = inbound.kind in ("carecommunication", "acknowledgement")
+    return FlowInfo(
+        sender_gln=inbound.sender_gln,
+        receiver_gln=inbound.receiver_gln,
+        letter_id=inbound.letter_id,
+        envelope_id=inbound.envelope_id,
+        bundle_id=inbound.message_envelope_id if fhir else None,
+        kind=inbound.kind,
+        receipt_expected=inbound.receipt_requested and not inbound.is_receipt,
+    )
+
+
+def _note(
+    inbound: Inbound,
+    *,
+    reason: str | None = None,
+    cause: str | None = None,
+    receipt: ReceiptVerdict | None = None,
+) -> Note:
+    return Note(
+        reason=reason,
+        cause=cause,
+        receipt=receipt,
+        message_id=inbound.letter_id,
+        envelope_id=inbound.envelope_id,
+        orig_message_id=inbound.acknowledges,
+        message_type=inbound.kind,
+        message_version=inbound.version,
+    )
+
+
+def _copy(inbound: Inbound, data: bytes, role: str) -> Output:
+    return Output(inbound.receiver_gln, data, inbound.kind, inbound.envelope_id, inbound.letter_id, role)
+
+
+def _with_answers(context: _Context, outputs: tuple[Output, ...]) -> _Context:
+    return replace(context, answer_outputs=outputs)
+
+
+def _inbound_of(message: StoredMessage) -> Inbound:
+    """A stored message as the converter sees it (ids only; the converter re-reads the bytes)."""
+    return Inbound(
+        kind=message.kind or "",
+        sender_gln=message.sender_gln or "",
+        receiver_gln=message.receiver_gln or "",
+        envelope_id=message.envelope_id or "",
+        letter_id=message.letter_id,
+    )
+
+
+def _with_known(receipts: list[Part], inbound: Inbound, data: bytes) -> list[Part]:
+    """The stored receipts, with the one just taken carrying its full identification."""
+    return [p for p in receipts if p.data != data] + [Part(inbound, data)]
+
+
+def _file_name(envelope_id: str | None, message_id: str) -> str:
+    base = _SAFE.sub("_", envelope_id)[:120] if envelope_id else f"hub-{message_id}"
+    return f"{base}.xml"

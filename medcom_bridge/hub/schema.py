@@ -1,0 +1,153 @@
+"""The hub's tables (SQLAlchemy Core). The Alembic migrations in `migrations/` create exactly these.
+
+Metadata is kept apart from payloads (users.md lesson 7): `payloads` holds each distinct document once, by
+content hash; everything else is small rows with the indexed business keys operators search by (lesson 5):
+envelope id, letter id, Bundle.id, sender/receiver GLN, state, dates. No plain CPR is ever stored; a flow may
+carry a keyed hash of it (`patient_key`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 64  # envelope/letter ids: OIOXML 1-14 chars, UUIDs 36, urn:uuid: 45; room to spare
+GLN = 18  # VANSEnvelope SenderID is a token of 1-18
+
+flows = Table(
+    "hub_flows",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("state", String(32), nullable=False, index=True),
+    Column("route", String(16)),
+    Column("has_letter", Boolean, nullable=False, default=False),
+    Column("sender_gln", String(GLN), index=True),
+    Column("receiver_gln", String(GLN), index=True),
+    Column("letter_id", String(ID), index=True),
+    Column("envelope_id", String(ID), index=True),
+    Column("bundle_id", String(ID), index=True),
+    Column("kind", String(32)),
+    Column("receipt_expected", Boolean, nullable=False, default=True),
+    Column("patient_key", String(64), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+payloads = Table(
+    "hub_payloads",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "hub_messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False, index=True),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("role", String(32), nullable=False),
+    Column("kind", String(32)),
+    Column("envelope_id", String(ID), index=True),
+    Column("letter_id", String(ID), index=True),
+    Column("sender_gln", String(GLN)),
+    Column("receiver_gln", String(GLN)),
+    Column("payload_sha256", String(64), ForeignKey("hub_payloads.sha256"), nullable=False, index=True),
+    Column("file_name", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_hub_messages_pending", "direction", "delivered_at"),
+)
+
+correlations = Table(
+    "hub_correlations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False, index=True),
+    Column("oioxml_kind", String(16), nullable=False),  # xdis91 | xbin01
+    Column("oioxml_envelope_id", String(ID), index=True),
+    Column("oioxml_letter_id", String(ID), index=True),
+    Column("oioxml_version_code", String(16)),
+    Column("bundle_id", String(ID), index=True),
+    Column("message_header_id", String(ID), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+keys = Table(
+    "hub_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("namespace", String(32), nullable=False),
+    Column("value", String(128), nullable=False),
+    Column("flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False, index=True),
+    Column("message_id", String(36)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    UniqueConstraint("namespace", "value"),
+)
+
+timers = Table(
+    "hub_timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(10), nullable=False),  # pending | fired | cancelled
+    Column("done_at", DateTime(timezone=True)),
+    Index("ix_hub_timers_due", "status", "due_at"),
+)
+
+events = Table(
+    "hub_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("month", String(7), nullable=False, index=True),  # YYYY-MM (UTC) for the monthly statistics
+    Column("step", String(32), nullable=False, index=True),
+    Column("flow_event", String(32)),
+    Column("subtype", String(32), nullable=False),
+    Column("outcome", String(2), nullable=False),
+    Column("failure", String(16)),
+    Column("reason", String(512)),
+    Column("cause", String(64)),
+    Column("receipt", String(8)),
+    Column("route", String(16)),
+    Column("sender_gln", String(GLN), index=True),
+    Column("receiver_gln", String(GLN), index=True),
+    Column("sender_sor", String(32)),
+    Column("receiver_sor", String(32)),
+    Column("message_id", String(ID), index=True),
+    Column("envelope_id", String(ID), index=True),
+    Column("orig_message_id", String(ID), index=True),
+    Column("message_type", String(32)),
+    Column("message_version", String(32)),
+    Column("state_from", String(32)),
+    Column("state_to", String(32)),
+    UniqueConstraint("flow_id", "seq"),
+)

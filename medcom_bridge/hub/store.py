@@ -1,0 +1,721 @@
+"""Durable hub state: flows, payloads, messages, correlations, keys, timers and the event log.
+
+SQLite (a file in the spool) by default, PostgreSQL in production; the schema comes from the Alembic
+migrations shipped inside the package. Every state change happens in one transaction (`Store.transaction()`):
+the flow row (locked, version-checked), its timers, its messages and its appended trace event commit together
+or not at all, so a crash between two steps leaves a flow in a state the next run can continue from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from medcom_bridge.hub import schema as t
+from medcom_bridge.hub.clock import utc
+from medcom_bridge.hub.events import (
+    Outcome,
+    Place,
+    ReceiptVerdict,
+    Step,
+    Subtype,
+    TraceEvent,
+    default_subtype,
+)
+from medcom_bridge.hub.flow import (
+    TIMER_EVENT,
+    Action,
+    CancelTimer,
+    Do,
+    Event,
+    Flow,
+    ImpossibleTransition,
+    Route,
+    StartTimer,
+    State,
+    Timer,
+    step,
+)
+from medcom_bridge.hub.trace import TRACE_DEFAULTS
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def patient_key(cpr: str, secret: bytes) -> str:
+    """A keyed hash of a CPR number for searching flows by patient without storing the number (lesson 5)."""
+    return hmac.new(secret, cpr.replace("-", "").encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Another worker changed the flow between our read and our write; the step must be retried."""
+
+
+class UnknownFlow(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FlowInfo:
+    """The searchable facts of a flow, stored beside its state."""
+
+    sender_gln: str | None = None
+    receiver_gln: str | None = None
+    letter_id: str | None = None
+    envelope_id: str | None = None
+    bundle_id: str | None = None
+    kind: str | None = None
+    patient_key: str | None = None
+    receipt_expected: bool = True
+    """False for receipts and for letters sent with `minuspositivkvitt`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What the caller knows about one step, for its trace event (all optional; never patient data)."""
+
+    reason: str | None = None
+    cause: str | None = None
+    failure: Place | None = None
+    receipt: ReceiptVerdict | None = None
+    step: Step | None = None
+    subtype: Subtype | None = None
+    message_id: str | None = None
+    envelope_id: str | None = None
+    orig_message_id: str | None = None
+    message_type: str | None = None
+    message_version: str | None = None
+    sender_sor: str | None = None
+    receiver_sor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    flow_id: str
+    direction: str
+    role: str
+    kind: str | None
+    envelope_id: str | None
+    letter_id: str | None
+    sender_gln: str | None
+    receiver_gln: str | None
+    payload_sha256: str
+    file_name: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """Use cases §4.1 / conversion-solution.md §6: one OIOXML part of a converted flow and its FHIR twin."""
+
+    flow_id: str
+    oioxml_kind: str
+    oioxml_envelope_id: str | None
+    oioxml_letter_id: str | None
+    oioxml_version_code: str | None
+    bundle_id: str | None
+    message_header_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    id: int
+    flow_id: str
+    timer: Timer
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A timer that came due: the flow after its event and the actions to carry out; `flow` is None when the
+    timer was stale (already handled, or its event no longer allowed)."""
+
+    timer: DueTimer
+    flow: Flow | None
+    actions: tuple[Action, ...] = ()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (idempotent)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """An engine for `url`; `schema` (PostgreSQL only) puts every table, including Alembic's, in that schema."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a committed step must survive a power cut
+    cursor.close()
+
+
+def default_url(spool: Path) -> str:
+    """architecture.md §3.1: `--db` defaults to an SQLite file inside the spool directory."""
+    return f"sqlite:///{(spool / 'medcom-bridge.sqlite').resolve()}"
+
+
+class Store:
+    def __init__(self, engine: Engine, *, ids: Callable[[], str] = new_id) -> None:
+        self.engine = engine
+        self._ids = ids
+
+    @classmethod
+    def open(cls, url: str, *, schema: str | None = None, ids: Callable[[], str] = new_id) -> Store:
+        engine = make_engine(url, schema=schema)
+        migrate(engine)
+        return cls(engine, ids=ids)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One unit of work: commits on normal exit, rolls back on any exception."""
+        with self.engine.begin() as conn:
+            yield Tx(conn, self._ids)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def fire_due_timers(self, now: datetime, *, limit: int = 1000) -> list[Fired]:
+        """Fire every timer due at `now`, each in its own transaction, and say what happened to each."""
+        with self.transaction() as tx:
+            due = tx.due_timers(now, limit=limit)
+        fired: list[Fired] = []
+        for timer in due:
+            with self.transaction() as tx:
+                fired.append(tx.fire_timer(timer, now))
+        return fired
+
+
+class Tx:
+    """The operations of one transaction. Only the hub's shell uses this; the core never sees a database."""
+
+    def __init__(self, conn: Connection, ids: Callable[[], str]) -> None:
+        self.conn = conn
+        self._ids = ids
+
+    # -- flows ---------------------------------------------------------------------------------------------
+    def create_flow(self, now: datetime, info: FlowInfo = FlowInfo(), note: Note = Note()) -> Flow:
+        flow = Flow(id=self._ids())
+        self.conn.execute(
+            insert(t.flows).values(
+                id=flow.id,
+                state=flow.state.value,
+                route=None,
+                has_letter=False,
+                sender_gln=info.sender_gln,
+                receiver_gln=info.receiver_gln,
+                letter_id=info.letter_id,
+                envelope_id=info.envelope_id,
+                bundle_id=info.bundle_id,
+                kind=info.kind,
+                patient_key=info.patient_key,
+                receipt_expected=info.receipt_expected,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+        )
+        self._trace(flow.id, now, None, flow.state, Step.RECEIVED, None, note, info)
+        return flow
+
+    def flow(self, flow_id: str, *, lock: bool = True) -> Flow:
+        row = self.flow_row(flow_id, lock=lock)
+        return Flow(
+            id=row["id"],
+            state=State(row["state"]),
+            route=Route(row["route"]) if row["route"] else None,
+            has_letter=bool(row["has_letter"]),
+        )
+
+    def flow_row(self, flow_id: str, *, lock: bool = False) -> RowMapping:
+        query = select(t.flows).where(t.flows.c.id == flow_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        if row is None:
+            raise UnknownFlow(flow_id)
+        return row
+
+    def update_info(self, flow_id: str, **values: str | None) -> None:
+        """Fill in searchable facts learnt later (e.g. the Bundle.id of the converted message)."""
+        allowed = {
+            "sender_gln",
+            "receiver_gln",
+            "letter_id",
+            "envelope_id",
+            "bundle_id",
+            "kind",
+            "patient_key",
+        }
+        if not set(values) <= allowed:
+            raise ValueError(f"not a flow fact: {sorted(set(values) - allowed)}")
+        self.conn.execute(update(t.flows).where(t.flows.c.id == flow_id).values(**values))
+
+    def apply(
+        self, flow_id: str, event: Event, now: datetime, note: Note = Note()
+    ) -> tuple[Flow, tuple[Action, ...]]:
+        """Run one transition: lock, step, save (version-checked), timers, trace. Returns the actions to do."""
+        row = self.flow_row(flow_id, lock=True)
+        flow = Flow(
+            id=row["id"],
+            state=State(row["state"]),
+            route=Route(row["route"]) if row["route"] else None,
+            has_letter=bool(row["has_letter"]),
+        )
+        new, effects = step(flow, event, now)
+        result = self.conn.execute(
+            update(t.flows)
+            .where(t.flows.c.id == flow_id, t.flows.c.version == row["version"])
+            .values(
+                state=new.state.value,
+                route=new.route.value if new.route else None,
+                has_letter=new.has_letter,
+                updated_at=now,
+                closed_at=now
+                if new.state is State.CLOSED and flow.state is not State.CLOSED
+                else row["closed_at"],
+                version=row["version"] + 1,
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(flow_id)
+        actions: list[Action] = []
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                self.set_timer(flow_id, effect.timer, effect.due, now)
+            elif isinstance(effect, CancelTimer):
+                self.cancel_timer(flow_id, effect.timer, now)
+            elif isinstance(effect, Do):
+                actions.append(effect.action)
+        info = FlowInfo(
+            sender_gln=row["sender_gln"],
+            receiver_gln=row["receiver_gln"],
+            letter_id=row["letter_id"],
+            envelope_id=row["envelope_id"],
+            kind=row["kind"],
+        )
+        route = new.route.value if new.route else None
+        self._trace(flow_id, now, flow.state, new.state, None, event, note, info, route=route)
+        return new, tuple(actions)
+
+    def record(self, flow_id: str, now: datetime, step_: Step, note: Note = Note()) -> None:
+        """Append a trace event that changes no state (a forwarded receipt delivered, a file seen again ...)."""
+        row = self.flow_row(flow_id)
+        state = State(row["state"])
+        info = FlowInfo(
+            sender_gln=row["sender_gln"],
+            receiver_gln=row["receiver_gln"],
+            letter_id=row["letter_id"],
+            envelope_id=row["envelope_id"],
+            kind=row["kind"],
+        )
+        self._trace(flow_id, now, state, state, step_, None, note, info, route=row["route"])
+
+    def find_flows(self, **where: str) -> list[str]:
+        """Flow ids by indexed fact (letter_id=..., envelope_id=..., bundle_id=..., state=...), oldest first."""
+        query = select(t.flows.c.id).order_by(t.flows.c.created_at, t.flows.c.id)
+        for name, value in where.items():
+            query = query.where(t.flows.c[name] == value)
+        return list(self.conn.execute(query).scalars())
+
+    # -- payloads and messages -----------------------------------------------------------------------------
+    def put_payload(self, data: bytes, now: datetime) -> str:
+        """Store `data` once per content; returns its SHA-256."""
+        digest = sha256(data)
+        exists = self.conn.execute(select(t.payloads.c.sha256).where(t.payloads.c.sha256 == digest)).first()
+        if exists is None:  # a concurrent worker storing the same bytes first is fine: insert-or-ignore
+            self._insert_ignore(
+                t.payloads, ["sha256"], sha256=digest, size=len(data), data=data, created_at=now
+            )
+        return digest
+
+    def payload(self, digest: str) -> bytes:
+        data = self.conn.execute(
+            select(t.payloads.c.data).where(t.payloads.c.sha256 == digest)
+        ).scalar_one_or_none()
+        if data is None:
+            raise LookupError(f"no payload {digest}")
+        return bytes(data)
+
+    def add_message(
+        self,
+        flow_id: str,
+        *,
+        direction: str,
+        role: str,
+        payload_sha256: str,
+        now: datetime,
+        kind: str | None = None,
+        envelope_id: str | None = None,
+        letter_id: str | None = None,
+        sender_gln: str | None = None,
+        receiver_gln: str | None = None,
+        file_name: str | None = None,
+    ) -> str:
+        if direction not in ("in", "out"):
+            raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
+        message_id = self._ids()
+        self.conn.execute(
+            insert(t.messages).values(
+                id=message_id,
+                flow_id=flow_id,
+                direction=direction,
+                role=role,
+                kind=kind,
+                envelope_id=envelope_id,
+                letter_id=letter_id,
+                sender_gln=sender_gln,
+                receiver_gln=receiver_gln,
+                payload_sha256=payload_sha256,
+                file_name=file_name,
+                created_at=now,
+                delivered_at=None,
+            )
+        )
+        return message_id
+
+    def set_message_role(self, message_id: str, role: str) -> None:
+        """Re-label an inbound message (e.g. a late partner that was forwarded, not converted)."""
+        self.conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(role=role))
+
+    def messages(self, flow_id: str) -> list[StoredMessage]:
+        rows = self.conn.execute(
+            select(t.messages)
+            .where(t.messages.c.flow_id == flow_id)
+            .order_by(t.messages.c.created_at, t.messages.c.id)
+        ).mappings()
+        return [_message(r) for r in rows]
+
+    def pending_outputs(self, *, limit: int = 1000) -> list[StoredMessage]:
+        """Outbound messages not yet delivered, oldest first (the delivery step's work list)."""
+        rows = self.conn.execute(
+            select(t.messages)
+            .where(t.messages.c.direction == "out", t.messages.c.delivered_at.is_(None))
+            .order_by(t.messages.c.created_at, t.messages.c.id)
+            .limit(limit)
+        ).mappings()
+        return [_message(r) for r in rows]
+
+    def mark_delivered(self, message_id: str, now: datetime, file_name: str | None = None) -> None:
+        values: dict[str, Any] = {"delivered_at": now}
+        if file_name is not None:
+            values["file_name"] = file_name
+        self.conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
+
+    # -- keys: dedup (reliable messaging), pairing, intake idempotency ------------------------------------
+    def claim_key(
+        self, namespace: str, value: str, flow_id: str, now: datetime, message_id: str | None = None
+    ) -> str | None:
+        """Record that (namespace, value) belongs to `flow_id`; returns the other flow that claimed it first, if any."""
+        self._insert_ignore(
+            t.keys,
+            ["namespace", "value"],
+            namespace=namespace,
+            value=value,
+            flow_id=flow_id,
+            message_id=message_id,
+            created_at=now,
+        )
+        owner = self.find_key(namespace, value)
+        return None if owner == flow_id else owner
+
+    def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> None:
+        """INSERT ... ON CONFLICT DO NOTHING: one statement, and no aborted transaction on a race."""
+        dialect = self.conn.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            self.conn.execute(
+                pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+            )
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self.conn.execute(
+                sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+            )
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise NotImplementedError(f"database {dialect!r} is not supported")
+
+    def find_key(self, namespace: str, value: str) -> str | None:
+        return self.conn.execute(
+            select(t.keys.c.flow_id).where(t.keys.c.namespace == namespace, t.keys.c.value == value)
+        ).scalar_one_or_none()
+
+    # -- correlation (§6) ----------------------------------------------------------------------------------
+    def add_correlation(self, c: Correlation, now: datetime) -> None:
+        self.conn.execute(
+            insert(t.correlations).values(
+                flow_id=c.flow_id,
+                oioxml_kind=c.oioxml_kind,
+                oioxml_envelope_id=c.oioxml_envelope_id,
+                oioxml_letter_id=c.oioxml_letter_id,
+                oioxml_version_code=c.oioxml_version_code,
+                bundle_id=c.bundle_id,
+                message_header_id=c.message_header_id,
+                created_at=now,
+            )
+        )
+
+    def correlations(self, **where: str) -> list[Correlation]:
+        """Correlation rows by any of their id columns, e.g. `oioxml_letter_id=...` or `message_header_id=...`."""
+        query = select(t.correlations).order_by(t.correlations.c.id)
+        for name, value in where.items():
+            query = query.where(t.correlations.c[name] == value)
+        return [
+            Correlation(
+                flow_id=r["flow_id"],
+                oioxml_kind=r["oioxml_kind"],
+                oioxml_envelope_id=r["oioxml_envelope_id"],
+                oioxml_letter_id=r["oioxml_letter_id"],
+                oioxml_version_code=r["oioxml_version_code"],
+                bundle_id=r["bundle_id"],
+                message_header_id=r["message_header_id"],
+            )
+            for r in self.conn.execute(query).mappings()
+        ]
+
+    # -- timers --------------------------------------------------------------------------------------------
+    def set_timer(self, flow_id: str, timer: Timer, due: datetime, now: datetime) -> None:
+        """Start (or restart) the flow's timer of this kind: at most one pending timer per kind and flow."""
+        self.cancel_timer(flow_id, timer, now)
+        self.conn.execute(
+            insert(t.timers).values(
+                flow_id=flow_id, kind=timer.value, due_at=due, status="pending", done_at=None
+            )
+        )
+
+    def cancel_timer(self, flow_id: str, timer: Timer, now: datetime) -> None:
+        self.conn.execute(
+            update(t.timers)
+            .where(
+                t.timers.c.flow_id == flow_id, t.timers.c.kind == timer.value, t.timers.c.status == "pending"
+            )
+            .values(status="cancelled", done_at=now)
+        )
+
+    def pending_timers(self, flow_id: str) -> dict[Timer, datetime]:
+        rows = self.conn.execute(
+            select(t.timers.c.kind, t.timers.c.due_at).where(
+                t.timers.c.flow_id == flow_id, t.timers.c.status == "pending"
+            )
+        )
+        return {Timer(kind): utc(due) for kind, due in rows}
+
+    def due_timers(self, now: datetime, *, limit: int = 1000) -> list[DueTimer]:
+        rows = self.conn.execute(
+            select(t.timers.c.id, t.timers.c.flow_id, t.timers.c.kind, t.timers.c.due_at)
+            .where(t.timers.c.status == "pending", t.timers.c.due_at <= now)
+            .order_by(t.timers.c.due_at, t.timers.c.id)
+            .limit(limit)
+        )
+        return [DueTimer(id, flow_id, Timer(kind), utc(due)) for id, flow_id, kind, due in rows]
+
+    def fire_timer(self, timer: DueTimer, now: datetime) -> Fired:
+        """Fire one due timer: its event on its flow. A timer whose event the state no longer allows is stale
+        (a transition should have cancelled it); it is retired with a log line rather than crashing the hub."""
+        claimed = self.conn.execute(
+            update(t.timers)
+            .where(t.timers.c.id == timer.id, t.timers.c.status == "pending")
+            .values(status="fired", done_at=now)
+        )
+        if claimed.rowcount != 1:  # another worker fired or cancelled it meanwhile
+            return Fired(timer, None)
+        event = TIMER_EVENT[timer.timer]
+        try:
+            with self.conn.begin_nested():
+                flow, actions = self.apply(
+                    timer.flow_id,
+                    event,
+                    now,
+                    Note(reason=f"{timer.timer.value} timer due {timer.due_at.isoformat()}"),
+                )
+        except ImpossibleTransition as exc:
+            log.warning("stale timer %s on flow %s: %s", timer.timer.value, timer.flow_id, exc)
+            self.conn.execute(update(t.timers).where(t.timers.c.id == timer.id).values(status="cancelled"))
+            return Fired(timer, None)
+        return Fired(timer, flow, actions)
+
+    # -- the event log (append-only: there is no update or delete here) ------------------------------------
+    def append(self, trace: TraceEvent) -> TraceEvent:
+        seq = self._next_seq(trace.flow_id)
+        self.conn.execute(insert(t.events).values(**_event_row(trace, seq)))
+        return _with_seq(trace, seq)
+
+    def events(self, flow_id: str) -> list[TraceEvent]:
+        rows = self.conn.execute(
+            select(t.events).where(t.events.c.flow_id == flow_id).order_by(t.events.c.seq)
+        ).mappings()
+        return [_event_from_row(r) for r in rows]
+
+    def _next_seq(self, flow_id: str) -> int:
+        current = self.conn.execute(
+            select(func.max(t.events.c.seq)).where(t.events.c.flow_id == flow_id)
+        ).scalar_one_or_none()
+        return (current or 0) + 1
+
+    def _trace(
+        self,
+        flow_id: str,
+        now: datetime,
+        source: State | None,
+        target: State,
+        step_: Step | None,
+        event: Event | None,
+        note: Note,
+        info: FlowInfo,
+        route: str | None = None,
+    ) -> None:
+        defaults = TRACE_DEFAULTS.get(event) if event is not None else None
+        chosen_step = note.step or step_ or (defaults.step if defaults else Step.RECEIVED)
+        failure = note.failure if note.failure is not None else (defaults.failure if defaults else None)
+        receipt = note.receipt if note.receipt is not None else (defaults.receipt if defaults else None)
+        self.append(
+            TraceEvent(
+                id=self._ids(),
+                flow_id=flow_id,
+                at=now,
+                step=chosen_step,
+                subtype=note.subtype or default_subtype(chosen_step),
+                outcome=Outcome.FAILURE if failure is not None else Outcome.SUCCESS,
+                failure=failure,
+                reason=note.reason,
+                cause=note.cause,
+                receipt=receipt,
+                route=route,
+                flow_event=event.value if event is not None else None,
+                sender_gln=info.sender_gln,
+                receiver_gln=info.receiver_gln,
+                sender_sor=note.sender_sor,
+                receiver_sor=note.receiver_sor,
+                message_id=note.message_id or info.letter_id,
+                envelope_id=note.envelope_id or info.envelope_id,
+                orig_message_id=note.orig_message_id,
+                message_type=note.message_type or info.kind,
+                message_version=note.message_version,
+                state_from=source.value if source else None,
+                state_to=target.value,
+            )
+        )
+
+
+def _message(r: RowMapping) -> StoredMessage:
+    return StoredMessage(
+        id=r["id"],
+        flow_id=r["flow_id"],
+        direction=r["direction"],
+        role=r["role"],
+        kind=r["kind"],
+        envelope_id=r["envelope_id"],
+        letter_id=r["letter_id"],
+        sender_gln=r["sender_gln"],
+        receiver_gln=r["receiver_gln"],
+        payload_sha256=r["payload_sha256"],
+        file_name=r["file_name"],
+        created_at=utc(r["created_at"]),
+        delivered_at=utc(r["delivered_at"]) if r["delivered_at"] else None,
+    )
+
+
+_EVENT_FIELDS = (
+    "id",
+    "flow_id",
+    "reason",
+    "cause",
+    "route",
+    "flow_event",
+    "sender_gln",
+    "receiver_gln",
+    "sender_sor",
+    "receiver_sor",
+    "message_id",
+    "envelope_id",
+    "orig_message_id",
+    "message_type",
+    "message_version",
+    "state_from",
+    "state_to",
+)
+
+
+def _event_row(e: TraceEvent, seq: int) -> dict[str, Any]:
+    at = utc(e.at)
+    row: dict[str, Any] = {name: getattr(e, name) for name in _EVENT_FIELDS}
+    row.update(
+        seq=seq,
+        at=at,
+        month=at.strftime("%Y-%m"),
+        step=e.step.value,
+        subtype=e.subtype.value,
+        outcome=e.outcome.value,
+        failure=e.failure.value if e.failure else None,
+        receipt=e.receipt.value if e.receipt else None,
+    )
+    return row
+
+
+def _event_from_row(r: RowMapping) -> TraceEvent:
+    return TraceEvent(
+        **{name: r[name] for name in _EVENT_FIELDS},
+        at=utc(r["at"]),
+        step=Step(r["step"]),
+        subtype=Subtype(r["subtype"]),
+        outcome=Outcome(r["outcome"]),
+        failure=Place(r["failure"]) if r["failure"] else None,
+        receipt=ReceiptVerdict(r["receipt"]) if r["receipt"] else None,
+        seq=r["seq"],
+    )
+
+
+def _with_seq(e: TraceEvent, seq: int) -> TraceEvent:
+    from dataclasses import replace
+
+    return replace(e, seq=seq)
