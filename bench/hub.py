@@ -1,8 +1,19 @@
-"""Benchmark of the hub foundation (issue 6): pass-through messages through spool + store + state machine.
+"""Benchmark of the conversion hub (issue 6): pass-through messages, then complete flows with the real parts.
 
-    .venv/bin/python bench/hub.py                 # 1,000 messages on SQLite
-    .venv/bin/python bench/hub.py --quick         # 300 messages
+    .venv/bin/python bench/hub.py                 # 1,000 messages + 400 complete flows on SQLite
+    .venv/bin/python bench/hub.py --quick         # 300 messages + 100 complete flows
     .venv/bin/python bench/hub.py --pg            # also PostgreSQL (postgresql+psycopg://postgres@127.0.0.1:5432/test)
+    .venv/bin/python bench/hub.py --flows 1000    # N complete flows
+    .venv/bin/python bench/hub.py --profile       # cProfile of the complete-flow run (top 25 by own time)
+
+Complete flows (`build_hub`: real envelope reader, register, converter, receipt builders). Half are S2: a
+builder-made CareCommunication with a PDF from a FHIR municipality to an OIOXML-only hospital -> XDIS91 +
+XBIN01 delivered -> the hospital's XCTL03 for each -> one Acknowledgement delivered to the municipality. Half
+are S1: MedCom's Flow1 XDIS91 + XBIN01 (fresh ids) to the municipality -> one CareCommunication -> its
+Acknowledgement -> two XCTL03 delivered to the hospital. The receivers' systems (`demo.EndSystem`) run between
+the hub's runs and are not timed. flows/s = N / hub time; p99 flow latency from a second, one-flow-at-a-time
+run (hub time from the letter taken to the last answer delivered). The national month: 900,000 letters with
+their receipts at the measured flows/s.
 
 One message = a VANSEnvelope around a real XDIS91 sample, dropped into a sender's out/ folder. The hub takes
 it (one transaction: dedup keys, payload, flow, trace event), routes it (pass-through), and delivers it to the
@@ -29,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -136,13 +148,190 @@ def run_hub(n: int, url: str | None, schema: str | None) -> dict[str, float]:
         }
 
 
+NATIONAL_MONTH = 900_000
+GOAL_FLOWS_PER_S = 200
+
+
+BATCH: int | None = None  # --batch: files/conversions/deliveries per transaction (None: the hub's default)
+
+
+def _complete_world(root: Path, url: str | None, schema: str | None) -> tuple[Any, Any, Any, Any]:
+    from medcom_bridge import demo
+    from medcom_bridge.hub.wiring import build_hub
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "sor.xml").write_bytes(demo.sor_xml([demo.MUNICIPALITY, demo.HOSPITAL]))
+    (root / "edi.csv").write_bytes(
+        demo.edi_csv([(demo.MUNICIPALITY.ean, demo.FHIR_TYPES), (demo.HOSPITAL.ean, demo.OIOXML_TYPES)])
+    )
+    clock = ManualClock(demo.DEMO_NOW)
+    hub = build_hub(root / "spool", root / "sor.xml", root / "edi.csv", url, clock, schema=schema)
+    if BATCH is not None:
+        hub.batch = BATCH
+    ids = demo.id_factory(str(root))
+    systems = (
+        demo.EndSystem(root / "spool", demo.MUNICIPALITY, ids),
+        demo.EndSystem(root / "spool", demo.HOSPITAL, ids),
+    )
+    return hub, clock, systems, ids
+
+
+def _letters(n: int, ids: Any) -> list[tuple[str, bytes]]:
+    """(mailbox, VANSEnvelope) for n flows: S2 CareCommunications and S1 XDIS91+XBIN01 pairs, alternating."""
+    from medcom_bridge import demo
+
+    flows = DATA / "conversion" / "flows"
+    xdis = (flows / "XDIS91_medcom_flow1_to_fhir.xml").read_bytes()
+    xbin = (flows / "XBIN01_medcom_flow1_to_fhir.xml").read_bytes()
+    obj = "c39ea6b2-6052-45e4-a207-415e0205ab6f"
+    muni, hosp = demo.MUNICIPALITY.ean, demo.HOSPITAL.ean
+    out: list[tuple[str, bytes]] = []
+    for k in range(n):
+        if k % 2 == 0:
+            cc = demo.carecommunication(
+                demo.MUNICIPALITY,
+                demo.HOSPITAL,
+                now=demo.DEMO_NOW,
+                new_id=ids,
+                attachment=b"%PDF-1.4\n" + b"x" * 20_000,
+            )
+            out.append((muni, demo.wrap(cc, muni, hosp, now=demo.DEMO_NOW, new_id=ids)))
+            continue
+        new_obj = str(uuid.uuid4())
+        pair: list[bytes] = []
+        for doc, ids_ in (
+            (xdis, (b"KuvNrerwerwe99", b"Brevt23400929")),
+            (xbin, (b"MEDBIN62529", b"031120PWE62528")),
+        ):
+            for i, old in enumerate(ids_):
+                doc = doc.replace(old, f"B{k:07d}{i}{len(pair)}".encode())
+            doc = doc.replace(obj.replace("-", "").encode(), new_obj.replace("-", "").encode())
+            pair.append(doc.replace(obj.encode(), new_obj.encode()))
+        for doc in pair:
+            out.append((hosp, demo.wrap(doc, hosp, muni, now=demo.DEMO_NOW, new_id=ids)))
+    return out
+
+
+def run_complete(
+    n: int, url: str | None, schema: str | None, root: Path, profile: bool = False
+) -> dict[str, float]:
+    from medcom_bridge import demo
+    from medcom_bridge.hub.cli import run_until_idle
+
+    hub, clock, systems, ids = _complete_world(root / "batch", url, schema)
+    letters = _letters(n, ids)
+    for i, (mailbox, data) in enumerate(letters):
+        demo.drop(root / "batch" / "spool", mailbox, f"l{i:06d}", data)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0 = time.perf_counter()
+    first = run_until_idle(hub)
+    t1 = time.perf_counter()
+    clock.advance(minutes=5)
+    for system in systems:
+        system.answer_all(now=clock.now())
+    t2 = time.perf_counter()
+    second = run_until_idle(hub)
+    t3 = time.perf_counter()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    answers = len(list((root / "batch" / "spool" / demo.MUNICIPALITY.ean / "in").glob("*.xml"))) + len(
+        list((root / "batch" / "spool" / demo.HOSPITAL.ean / "in").glob("*.xml"))
+    )
+    assert first.converted == n and not first.errors and not second.errors, (first, second)
+    assert answers == n // 2 + (n - n // 2) * 2, answers  # one Ack per S2 flow, two XCTL03 per S1 flow
+    hub.store.close()
+    # Latency: one flow at a time through a fresh hub.
+    hub, clock, systems, ids = _complete_world(root / "single", url, schema)
+    latencies: list[float] = []
+    sample = _letters(min(n, 200), ids)
+    groups: list[list[tuple[str, bytes]]] = []
+    for mailbox, data in sample:  # an S1 flow is two files (XDIS91, XBIN01) sent together
+        if groups and mailbox == demo.HOSPITAL.ean and len(groups[-1]) == 1 and groups[-1][0][0] == mailbox:
+            groups[-1].append((mailbox, data))
+        else:
+            groups.append([(mailbox, data)])
+    for i, group in enumerate(groups):
+        for j, (mailbox, data) in enumerate(group):
+            demo.drop(root / "single" / "spool", mailbox, f"s{i:06d}{j}", data)
+        a = time.perf_counter()
+        run_until_idle(hub)
+        b = time.perf_counter()
+        for system in systems:
+            system.answer_all(now=clock.now())
+        c = time.perf_counter()
+        run_until_idle(hub)
+        d = time.perf_counter()
+        latencies.append((b - a) + (d - c))
+    hub.store.close()
+    latencies.sort()
+    hub_time = (t1 - t0) + (t3 - t2)
+    return {
+        "flows_per_s": n / hub_time,
+        "letters_per_s": n / (t1 - t0),
+        "receipts_per_s": n / (t3 - t2),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+    }
+
+
+def complete_flows(n: int, backends: list[tuple[str, str | None, str | None]], profile: bool) -> None:
+    print(
+        f"complete flows: {n} (half S2 FHIR -> XDIS91+XBIN01 -> 2 XCTL03 -> 1 Ack; half S1 -> 1 Ack -> 2 XCTL03)"
+    )
+    for name, url, schema in backends:
+        if url and schema:
+            _pg_schema(url, schema, create=True)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run_complete(n, url, schema, Path(tmp), profile=profile and name == "sqlite")
+        finally:
+            if url and schema:
+                _pg_schema(url, schema, create=False)
+        hours = NATIONAL_MONTH / r["flows_per_s"] / 3600
+        print(
+            f"{name:10s} {r['flows_per_s']:8,.1f} flows/s (letters {r['letters_per_s']:,.1f}/s, receipts "
+            f"{r['receipts_per_s']:,.1f}/s) | flow latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+        )
+        print(
+            f"{'':10s} ratio to goal ({GOAL_FLOWS_PER_S}/s) {r['flows_per_s'] / GOAL_FLOWS_PER_S:.2f} | "
+            f"national month ({NATIONAL_MONTH:,} letters with receipts) ~{hours:.1f} h (goal < 2 h)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--pg", action="store_true", help="also run against the local PostgreSQL server")
+    parser.add_argument("--flows", type=int, default=None, help="number of complete flows")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the complete-flow run on SQLite (top 45 by cumulative time)",
+    )
+    parser.add_argument("--only-flows", action="store_true", help="skip the pass-through benchmark")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="items per transaction (1 = one commit per file, as before)"
+    )
     args = parser.parse_args()
+    global BATCH
+    BATCH = args.batch
     logging.disable(logging.WARNING)  # one missing-receipt warning per flow is the point of the timer run
     n = 300 if args.quick else 1000
+    flows = args.flows or (100 if args.quick else 400)
+    if args.only_flows:
+        backends0: list[tuple[str, str | None, str | None]] = [("sqlite", None, None)]
+        if args.pg:
+            backends0.append(("postgresql", "postgresql+psycopg://postgres@127.0.0.1:5432/test", "bench_hub"))
+        complete_flows(flows, backends0, args.profile)
+        return
     floor = copy_floor(n)
     print(f"hub pass-through benchmark: {n} messages of {len(envelope(SAMPLE.read_bytes(), 'x', 'y'))} bytes")
     print(f"copy floor (files only, tmp+fsync+rename): {floor:,.0f} messages/s")
@@ -166,6 +355,7 @@ def main() -> None:
             f"{'':10s} ratio to copy floor {r['end_to_end_per_s'] / floor:.2f} | "
             f"ratio to national peak ({NATIONAL_PEAK_PER_SECOND:.1f}/s) {r['end_to_end_per_s'] / NATIONAL_PEAK_PER_SECOND:,.0f}"
         )
+    complete_flows(flows, backends, args.profile)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS): {peak_mb:.0f} MB")
 

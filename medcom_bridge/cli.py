@@ -155,6 +155,31 @@ def convert(
     raise typer.Exit(code)
 
 
+@app.command()
+def serve(
+    spool: Annotated[Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, quarantine/.")],
+    sor: Annotated[Path, typer.Option("--sor", help="Official SOR XML export (the register).")],
+    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite in SPOOL).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port for the API and pages.")] = 8000,
+) -> None:
+    """Run the hub: watch the spool, run timers, serve the API (/docs) and the operations pages (/ui)."""
+    from medcom_bridge.web.serve import serve_command
+
+    raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo))
+
+
+# The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/hub/cli.py.
+from medcom_bridge.hub.cli import demo as _hub_demo  # noqa: E402
+from medcom_bridge.hub.cli import flow_app as _hub_flow_app  # noqa: E402
+from medcom_bridge.hub.cli import process as _hub_process  # noqa: E402
+
+app.command("process")(_hub_process)
+app.command("demo")(_hub_demo)
+app.add_typer(_hub_flow_app, name="flow")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

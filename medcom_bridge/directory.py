@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-SOR_ENDPOINT_PREFIX = "https://sor2.sum.dsdn.dk/#id="
+from medcom_bridge.fhir.canonical import SOR_ENDPOINT_PREFIX
 
 
 @dataclass(frozen=True, slots=True)

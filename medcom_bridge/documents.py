@@ -13,6 +13,7 @@ import re
 
 from lxml import etree
 
+from medcom_bridge.fhir.canonical import FHIR_NS
 from medcom_bridge.findings import Report, error
 from medcom_bridge.xmlsafe import XmlError, is_wide_unicode_xml, local_name, parse_xml
 
@@ -27,7 +28,6 @@ KINDS = (
     "vansenvelope",
 )
 
-FHIR_NS = "http://hl7.org/fhir"
 VANS_NS = "urn:oio:medcom:vans-envelope:1.0.4"
 
 # The element under Emessage that names the OIOXML message type.

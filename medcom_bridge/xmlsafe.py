@@ -8,6 +8,7 @@ format has one, and refusing it is the simplest defence against billion-laughs a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -44,17 +45,29 @@ _PARSER = _parser(huge=False)
 _HUGE_PARSER = _parser(huge=True)
 
 
-def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+@dataclass(frozen=True, slots=True)
+class Prolog:
+    """What comes before the root element, read in one pass (`read_prolog`)."""
+
+    encoding: str | None  # named in the XML declaration, lower-cased; None when not declared
+    declares_dtd: bool  # a DOCTYPE or an entity declaration
+
+
+def parse_xml(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, prolog: Prolog | None = None
+) -> etree._Element:
     """Parse XML bytes safely and return the root element.
 
     Raises XmlError with rule `xml-too-large`, `xml-doctype-forbidden` or `xml-syntax`.
     The declared encoding is honoured by libxml2 (ISO-8859-1, windows-1252, UTF-8 ...).
+    `prolog` is `read_prolog(data)` of these very bytes, for a caller that already needed the declared
+    encoding (the prolog is then not read twice).
     """
     if len(data) > max_bytes:
         raise XmlError("xml-too-large", f"document is {len(data)} bytes; the limit is {max_bytes} bytes")
     # A pre-check on the prolog: a DOCTYPE can only appear before the root element. The whole prolog is
     # walked (not a fixed-size head), so padding it with comments or whitespace does not hide one.
-    if _declares_dtd(data):
+    if (prolog if prolog is not None else read_prolog(data)).declares_dtd:
         raise XmlError(
             "xml-doctype-forbidden",
             "document declares a DOCTYPE or entities; DTDs and entities are not allowed in MedCom messages",
@@ -72,7 +85,8 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
         raise XmlError("xml-syntax", "empty document")
     docinfo = root.getroottree().docinfo
     # lxml-stubs lack DocInfo.doctype; getattr keeps mypy strict without an ignore.
-    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
+    doctype: str = getattr(docinfo, "doctype", "")
+    if doctype or docinfo.internalDTD is not None:
         raise XmlError("xml-doctype-forbidden", "document declares a DOCTYPE; DTDs are not allowed")
     return root
 
@@ -101,62 +115,61 @@ def declares_dtd(data: bytes) -> bool:
     Public for readers with their own streaming parser (e.g. the SOR import): pass the first chunk. A prolog
     longer than that chunk is not seen, so such a parser must keep its own no-DTD, no-entity settings.
     """
-    return _declares_dtd(data)
-
-
-def _declares_dtd(data: bytes) -> bool:
-    for marker, codec in _WIDE_ENCODINGS:
-        if data.startswith(marker):
-            return _prolog_declares_dtd(data.decode(codec, errors="replace").encode("utf-8"))
-    encoding = declared_encoding(data)
-    if encoding and encoding.replace("-", "").replace("_", "") in ("utf7", "unicode11utf7"):
-        # Not ASCII-compatible although it looks so: '+ADw-' is '<'.
-        return _prolog_declares_dtd(data.decode("utf-7", errors="replace").encode("utf-8"))
-    # Every other encoding libxml2 accepts is ASCII-compatible in the characters of markup.
-    return _prolog_declares_dtd(data)
-
-
-_SPACE = re.compile(rb"(?:[ \t\r\n]|\xef\xbb\xbf)*")
-
-
-def _prolog_declares_dtd(data: bytes) -> bool:
-    i, n = 0, len(data)
-    while i < n:
-        i = _SPACE.match(data, i).end()  # type: ignore[union-attr]  # `*` always matches
-        if data.startswith(b"<?", i):
-            end = data.find(b"?>", i + 2)
-            if end < 0:
-                return False
-            i = end + 2
-        elif data.startswith(b"<!--", i):
-            end = data.find(b"-->", i + 4)
-            if end < 0:
-                return False
-            i = end + 3
-        else:
-            return data.startswith((b"<!DOCTYPE", b"<!ENTITY"), i)
-    return False
+    return read_prolog(data).declares_dtd
 
 
 def declared_encoding(data: bytes) -> str | None:
     """The encoding named in the XML declaration, lower-cased, or None when there is none."""
-    if not data.startswith(b"<?xml"):
-        stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if not stripped.startswith(b"<?xml"):
-            return None
-        data = stripped
-    end = data.find(b"?>")
-    if end < 0:
-        return None
-    decl = data[:end].decode("ascii", errors="replace")
-    for quote in ('"', "'"):
-        marker = f"encoding={quote}"
-        i = decl.find(marker)
-        if i >= 0:
-            j = decl.find(quote, i + len(marker))
-            if j > 0:
-                return decl[i + len(marker) : j].strip().lower()
-    return None
+    return read_prolog(data).encoding
+
+
+# The prolog as one regular expression: an optional XML declaration (after a byte order mark/whitespace),
+# then any whitespace, byte order marks, processing instructions and comments. The match cannot fail (every
+# part is optional), so there is no backtracking; what follows it is the DOCTYPE, if any. An unterminated
+# PI or comment ends the match there, and it then starts with '<?' or '<!--', never with a DOCTYPE.
+_PROLOG = re.compile(
+    rb"(?:[ \t\r\n\xef\xbb\xbf]*(<\?xml.*?\?>))?(?:[ \t\r\n]+|\xef\xbb\xbf|<\?.*?\?>|<!--.*?-->)*", re.S
+)
+# XML 1.0: EncodingDecl ::= S 'encoding' Eq ('"' EncName '"' | "'" EncName "'"), Eq ::= S? '=' S?
+# (A malformed declaration with both quote styles is read as before: the double-quoted name first.)
+_ENCODING = (
+    re.compile(rb'encoding[ \t\r\n]*=[ \t\r\n]*"([^"]*)"'),
+    re.compile(rb"encoding[ \t\r\n]*=[ \t\r\n]*'([^']*)'"),
+)
+_DTD_STARTS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def read_prolog(data: bytes) -> Prolog:
+    """The declared encoding and whether a DTD is declared, in one pass over the prolog."""
+    if data[:1] in (b"\x00", b"\xfe", b"\xff") or data.startswith(b"<\x00"):
+        for marker, codec in _WIDE_ENCODINGS:
+            if data.startswith(marker):
+                # The declaration of a UTF-16/32 document is not read (libxml2 goes by the byte pattern).
+                return Prolog(None, _prolog_declares_dtd(_as_utf8(data, codec)))
+    m = _PROLOG.match(data)
+    assert m is not None  # every part of the pattern is optional
+    encoding = None
+    decl = m.group(1)
+    if decl is not None:
+        e = _ENCODING[0].search(decl) or _ENCODING[1].search(decl)
+        if e is not None:
+            encoding = e.group(1).decode("ascii", "replace").strip().lower()
+    if encoding and encoding.replace("-", "").replace("_", "") in ("utf7", "unicode11utf7"):
+        # Not ASCII-compatible although it looks so: '+ADw-' is '<'.
+        return Prolog(encoding, _prolog_declares_dtd(_as_utf8(data, "utf-7")))
+    # Every other encoding libxml2 accepts is ASCII-compatible in the characters of markup.
+    return Prolog(encoding, data.startswith(_DTD_STARTS, m.end()))
+
+
+def _as_utf8(data: bytes, codec: str) -> bytes:
+    # surrogatepass: a UTF-7 decoder can produce lone surrogates, which must not crash the check.
+    return data.decode(codec, errors="replace").encode("utf-8", errors="surrogatepass")
+
+
+def _prolog_declares_dtd(data: bytes) -> bool:
+    m = _PROLOG.match(data)
+    assert m is not None  # every part of the pattern is optional
+    return data.startswith(_DTD_STARTS, m.end())
 
 
 def local_name(tag: object) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -17,3 +19,10 @@ if not DATA.is_dir():  # pragma: no cover - environment problem, not a test outc
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+# CI runs are reproducible: the same examples every time, so a red build is never a coin toss. Local runs keep
+# hypothesis' random exploration, and whatever it finds becomes a fix (and often an @example).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")

@@ -28,6 +28,7 @@ from medcom_bridge.convert.fhirview import (
 )
 from medcom_bridge.convert.plaintext import formatted
 from medcom_bridge.convert.validate import validate_oioxml_output
+from medcom_bridge.fhir import terminology
 from medcom_bridge.findings import Finding, Report, information, warning
 from medcom_bridge.oioxml.codec import serialize
 from medcom_bridge.oioxml.model import (
@@ -111,7 +112,7 @@ def _role_text(role: Json | None) -> str | None:
         return None
     code, display, text = code_of(role.get("code"))
     if code:
-        return tables.ROLE_DISPLAY_DA.get(code, display or code)
+        return terminology.ROLE_DISPLAYS.get(code, display or code)
     return text
 
 
@@ -363,7 +364,7 @@ def carecommunication_to_oioxml(bundle: Json, *, context: Context) -> OioxmlMess
     category, _, _ = code_of(communication.get("category"))
     topic = as_dict(communication.get("topic")).get("text")
     subject = rules.subject_from_category_and_topic(category, topic if isinstance(topic, str) else None)
-    if category and topic and len(f"{tables.CATEGORY_DISPLAY_DA.get(category, category)}, {topic}") > 70:
+    if category and topic and len(f"{terminology.CATEGORIES.get(category, category)}, {topic}") > 70:
         findings.append(
             information(
                 "convert-subject-cut", "AdditionalInformation/Subject", "category and topic cut to 70"

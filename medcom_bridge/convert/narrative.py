@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
+from medcom_bridge.fhir.canonical import XHTML_NS
+
 _SKIP = frozenset({"meta", "text", "data", "resourceType", "url"})
 _MAX_ROWS = 60
 _MAX_VALUE = 300
@@ -19,7 +20,19 @@ _MAX_VALUE = 300
 def _rows(value: Any, path: str, out: list[tuple[str, str]]) -> None:
     if len(out) >= _MAX_ROWS:
         return
-    if isinstance(value, dict):
+    # Exact type tests first (the model holds plain dict/list/str/bool/int); anything else, e.g. a subclass,
+    # takes the isinstance route below with the same outcome.
+    t = type(value)
+    if t is dict:
+        for key, item in value.items():
+            if key not in _SKIP:
+                _rows(item, f"{path}.{key}" if path else key, out)
+    elif t is str:
+        out.append((path, value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + " ..."))
+    elif t is list:
+        for item in value:
+            _rows(item, path, out)
+    elif isinstance(value, dict):
         for key, item in value.items():
             if key not in _SKIP:
                 _rows(item, f"{path}.{key}" if path else key, out)

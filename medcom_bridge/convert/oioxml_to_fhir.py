@@ -18,6 +18,7 @@ from medcom_bridge.convert.narrative import add_narratives
 from medcom_bridge.convert.plaintext import plain
 from medcom_bridge.convert.validate import validate_fhir_output
 from medcom_bridge.directory import Party
+from medcom_bridge.fhir import terminology
 from medcom_bridge.findings import Finding, information, warning
 from medcom_bridge.oioxml.model import BinaryLetter, BinaryObject, ClinicalEmail, Emessage, Receiver, Sender
 
@@ -281,7 +282,7 @@ def xdis91_to_carecommunication(
             for p in payloads[1:]
             if "data" in p["contentAttachment"] or "url" not in p["contentAttachment"]
         }
-        - tables.CARECOMMUNICATION_MIME_TYPES
+        - terminology.MIME_TYPES
     )
     if foreign:
         findings.append(

@@ -24,6 +24,7 @@ from medcom_bridge.convert.narrative import add_narratives
 from medcom_bridge.convert.plaintext import formatted
 from medcom_bridge.convert.plaintext import plain as plain_text
 from medcom_bridge.convert.validate import validate_fhir_output, validate_oioxml_output
+from medcom_bridge.fhir.canonical import SOR_ENDPOINT_PREFIX
 from medcom_bridge.findings import Finding, Report, information, warning
 from medcom_bridge.oioxml.codec import serialize
 from medcom_bridge.oioxml.model import (
@@ -37,6 +38,7 @@ from medcom_bridge.oioxml.model import (
     PositiveReceipt,
     ReceiptLetter,
 )
+from medcom_bridge.oioxml.receipts import IKKE_SPECIFICERET
 from medcom_bridge.oioxml.text import FormattedText
 
 Json = dict[str, Any]
@@ -101,7 +103,7 @@ def xctl_type_for(code: str) -> Literal["xctl02", "xctl03"]:
 def _ack_texts(view: BundleView) -> tuple[str, str]:
     """(RefuseCode, refuse text) from the Acknowledgement's OperationOutcome (sheet rows Refuse Code/Text)."""
     parts: list[str] = []
-    refuse = "ikke_specificeret"
+    refuse = IKKE_SPECIFICERET
     for outcome in view.of_type("OperationOutcome"):
         for issue in as_list(outcome.get("issue")):
             issue = as_dict(issue)
@@ -215,9 +217,9 @@ def _refusals(receipt: XctlReceipt, what: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for code, text in receipt.body.original_emessage.refusals():
         plain = plain_text(text) if isinstance(text, FormattedText) else ""
-        out.append((code or "ikke_specificeret", f"{what}: {plain}" if plain else what))
+        out.append((code or IKKE_SPECIFICERET, f"{what}: {plain}" if plain else what))
     if not out:
-        out.append(("ikke_specificeret", f"{what}: negativ kvittering uden begrundelse"))
+        out.append((IKKE_SPECIFICERET, f"{what}: negativ kvittering uden begrundelse"))
     return out
 
 
@@ -237,7 +239,7 @@ def _ack_org(org_id: str, party: FhirParty) -> Json:
 
 
 def _endpoint(party: FhirParty) -> str | None:
-    return f"https://sor2.sum.dsdn.dk/#id={party.sor}" if party.sor else None
+    return f"{SOR_ENDPOINT_PREFIX}{party.sor}" if party.sor else None
 
 
 def xctl_to_acknowledgement(

@@ -167,6 +167,14 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         unclaimed = [(i, b) for i, b in unclaimed if not any(b is m for m in mine)]
         if len(letters) == 1:
             mine += [b for _, b in unclaimed]
+        for role, party in (("sender", letter.body.sender), ("receiver", letter.body.receiver)):
+            found = ctx.directory.party(party.ean_identifier)
+            if found is None or not found.sor:
+                # FHIR addresses organisations by SOR code, which an XDIS91 does not carry: say where it comes from.
+                outcome.problems.append(
+                    f"{_source.file}: the register has no SOR code for the {role} EAN {party.ean_identifier}; "
+                    "pass --sor with a SOR export (or --edi) that registers it"
+                )
         result = xdis91_to_carecommunication(letter, mine, context=ctx)
         bundle = result.bundle
         outcome.outputs.append(

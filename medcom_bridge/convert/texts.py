@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from medcom_bridge.oioxml import receipts
+
 # --- MedCom literals -----------------------------------------------------------------------------------------
 
 #: Sheet "XDIS91 -> CareCommunication", row Subject: topic when the XDIS91 Subject is empty.
@@ -26,11 +28,9 @@ EXTRA_CPR_SENTENCE: Final = (
     "Derfor er de resterende medsendte CPR-numre indsat her"
 )
 
-#: Use cases §4.4 table 5: the hub's own reason added to negative receipts caused by conversion problems.
-CONVERSION_FAILED_TEXT: Final = (
-    "Konverteringen ml. XML/EDI og FHIR kunne ikke udføres korrekt pga. tekniske el. indholdsmæssige "
-    "forhold i meddelelsen."
-)
+#: Use cases §4.4 table 5: the hub's own reason added to negative receipts caused by conversion problems (the
+#: literal lives with the OIOXML receipts, which the hub also sends without converting anything).
+CONVERSION_FAILED_TEXT: Final = receipts.CONVERSION_FAILED_TEXT
 
 #: Sheet "XDIS91 -> CareCommunication", row Author role: "Skal sættes som default til 'ukendt'".
 UNKNOWN_AUTHOR_ROLE: Final = "ukendt"

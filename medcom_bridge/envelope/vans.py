@@ -23,6 +23,7 @@ from typing import Literal
 from lxml import etree
 
 from medcom_bridge.documents import UnknownKind, detect_kind
+from medcom_bridge.fhir import canonical
 from medcom_bridge.findings import Finding, error, information, warning
 from medcom_bridge.registry.gln import problem as gln_problem
 from medcom_bridge.xmlsafe import XmlError, local_name, parse_xml
@@ -85,9 +86,9 @@ FCTL_CODES = frozenset({"ok", "transient-error", "fatal-error"})
 CARECOMMUNICATION_V5_VERSION = "5.0"
 CARECOMMUNICATION_V4_VERSION = "4.0.0"
 ACKNOWLEDGEMENT_VERSION = "2.0.0"
-_CC_V4_DEFINITION = "http://medcomfhir.dk/ig/carecommunication/medcom-careCommunication-message-definition"
+_CC_V4_DEFINITION = canonical.CC_DEFINITION_4
 
-_FHIR_NS = "http://hl7.org/fhir"
+_FHIR_NS = canonical.FHIR_NS
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?")
 _XML_SPACE = re.compile(r"[ \t\r\n]+")

@@ -2,8 +2,10 @@
 scripts/generate_fhir_codes.py from ../shared/data/fhir/packages - do not edit by hand.
 
 VALUE_SETS[terminology version][ValueSet url] = {code system url: sorted codes}.
+DISPLAYS[terminology version][code system url] = {code: display}, in the CodeSystem's order; the Danish
+designation where the concept has one. Read them through medcom_bridge.fhir.terminology.
 HL7 value sets (narrative-status, response-code, issue-type, ...) are R4 4.0.1 facts written down in
-the generator; the v3-ActCode encounter codes likewise.
+the generator; the v3-ActCode encounter codes and the v3-NullFlavor display likewise.
 """
 
 from __future__ import annotations
@@ -1495,4 +1497,830 @@ CASE_INSENSITIVE_SYSTEMS: dict[str, tuple[str, ...]] = {
         "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-observation-resultGroup",
         "urn:oid:1.2.208.176.2.1",
     ),
+}
+
+DISPLAYS: dict[str, dict[str, dict[str, str]]] = {
+    "1.4.0": {
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes": {
+            "MSG_Receiver_Identifier_UNKNOWN": "Receiver identifier unknown",
+            "MSG_Receiver_Identifier_MISSING": "Receiver identifier missing",
+            "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE": "Receiver unable to receive this message type",
+            "MSG_VALUESET_VALUE_UNKNOWN": "The value provided is not in the valueSet",
+            "MSG_CodeSystem_VALUE_UNKNOWN": "The value provided is not in the CodeSystem",
+            "MSG_Element_To_Long": "The value of the element is to long",
+            "MSG_Datatype_Wrong": "The data type is wrong",
+            "MSG_Mailbox_Out_Of_Operation": "The mailbox is temporary out of operation",
+            "MSG_Damaged_durin_transport": "The message has been damaged during trasport",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-careCommunication-categoryCodes": {
+            "alcohol-and-drug-treatment": "Rusmiddelbehandling",
+            "assistive-devices": "Hjælpemidler",
+            "carecoordination": "Forløbskoordinering",
+            "decease": "Dødsfald",
+            "discharge": "Udskrivelse",
+            "examination-results": "Undersøgelsessvar",
+            "healthcare": "Sundhedspleje",
+            "home-care-assessment": "Visitation",
+            "medicine": "Medicin",
+            "nursing": "Sygepleje",
+            "outpatient": "Ambulant",
+            "psychiatry-social-disability": "Psykiatri, social, handicap",
+            "regarding-referral": "Vedr. henvisning",
+            "telemedicine": "Telemedicin",
+            "training": "Træning",
+            "other": "Andet",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesAutorisationsregistret": {
+            "ambulancebehandler": "Ambulancebehandler",
+            "bandagist": "Bandagist",
+            "behandlerfarmaceut": "Behandlerfarmaceut",
+            "bioanalytiker": "Bioanalytiker",
+            "ergoterapeut": "Ergoterapeut",
+            "fodterapeut": "Fodterapeut",
+            "fysioterapeut": "Fysioterapeut",
+            "jordemoder": "Jordemoder",
+            "kiropraktor": "Kiropraktor",
+            "kliniskdiaetist": "Kliniskdiætist",
+            "klinisktandtekniker": "Klinisktandkliniker",
+            "laege": "Læge",
+            "optikerogoptometrist": "Optiker og Optometrist",
+            "osteopat": "Osteopat",
+            "radiograf": "Radiograf",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "sygeplejerske": "Sygeplejerske",
+            "tandlaege": "Tandlæge",
+            "tandplejer": "Tandplejer",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesSKSadministrativ": {
+            "speciallaege": "Speciallæge",
+            "speciallaegeipraksis": "Speciallæge i praksis",
+            "cheflaege": "Cheflæge",
+            "overlaege": "Overlæge",
+            "afdelingslaege": "Afdelingslæge",
+            "sygehuslaege": "Sygehuslæge",
+            "sygeplejerske": "Sygeplejerske",
+            "sundhedsplejerske": "Sundhedsplejerske",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "socialogsundhedsmehjaelper": "Social- og sundhedsmedhjælper",
+            "sygehjaelper": "Sygehjælper",
+            "plejer": "Plejer",
+            "plejehjemsassistent": "Plejehjemsassistent",
+            "tandlaege": "Tandlæge",
+            "klinisktandtekniker": "klinisk tandtekniker",
+            "tandplejer": "Tandplejer",
+            "farmaceut": "Farmaceut",
+            "apoteker": "Apoteker",
+            "pyskolog": "Psykolog",
+            "jordemoder": "Jordemoder",
+            "fysioterapeut": "Fysioterapeut",
+            "ergoterapeut": "Ergoterapeut",
+            "bioanalytiker": "Bioanalytiker",
+            "radiograf": "Radiograf",
+            "diaetist": "Diætist",
+            "diaetistassistent": "Diætistassistent",
+            "audilogassistent": "Audilogassistent",
+            "neurofysiologassistent": "Neurofysiologassistent",
+            "kiropraktor": "Kiropraktor",
+            "zoneterapeut": "Zoneterapeut",
+            "psykoterapeut": "Psykoterapeut",
+            "audiologpaed": "Audiologpæd",
+            "laegesekretaer": "Lægesekretær",
+            "ledendelaegesekretaer": "Ledende lægesekretær",
+            "sygeplejesekretear": "Sygeplejesekretær",
+            "fodterapeut": "Fodterapeut",
+            "socialraadgiver": "Socialrådgiver",
+            "ledendesocialraadgiver": "Ledende socialrådgiver",
+            "laerer": "Lærer",
+            "paedagog": "Pædagog",
+            "beskaeftigelsesvejleder": "Beskæftigelsesvejleder",
+            "bandagist": "Bandagist",
+            "skomager": "Skomager",
+            "optiker": "Optiker",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-ecpr-codes": {
+            "nationalEcprregister": "https://sundhedsdatastyrelsen.dk/da/registre-og-services/ecpr"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-encounter-act-codes": {
+            "other": "Other encounter class"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-activityCodes": {
+            "new-message": "A new message has been sent",
+            "forward-message": "A message has been forwarded and potentially changed",
+            "reply-message": "A message has been replied to",
+            "retract-message": "A message has been retracted/cancelled",
+            "modified-message": "A message has been modified",
+            "carboncopy-message": "An "
+            "exact "
+            "copy "
+            "of "
+            "a "
+            "message "
+            "to "
+            "a "
+            "primary "
+            "receiver "
+            "has "
+            "been "
+            "sent "
+            "to "
+            "a "
+            "carbon "
+            "copy "
+            "receiver",
+            "admit-emergency": "Start hospital stay - acute ambulant",
+            "revise-admit-emergency": "Update Start hospital stay - acute ambulant",
+            "cancel-admit-emergency": "Cancellation Start hospital stay - acute ambulant",
+            "admit-inpatient": "Start hospital stay - admitted",
+            "revise-admit-inpatient": "Update Start hospital stay - admitted",
+            "cancel-admit-inpatient": "Cancellation Start hospital stay - admitted",
+            "start-leave-inpatient": "Start leave",
+            "revise-start-leave-inpatient": "Update Start leave",
+            "cancel-start-leave-inpatient": "Cancellation Start leave",
+            "end-leave-inpatient": "End leave",
+            "revise-end-leave-inpatient": "Update End leave",
+            "cancel-end-leave-inpatient": "Cancellation End leave",
+            "discharge-emergency-home": "End hospital stay - patient completed to home/primary sector",
+            "discharge-inpatient-home": "End hospital stay - patient completed to home/primary sector",
+            "revise-discharge-emergency-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "– "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "revise-discharge-inpatient-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "– "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-emergency-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "– "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-inpatient-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "– "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "acknowledgement": "Acknowledgement message has been sent",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-cancellation-reason": {
+            "incorrect-cpr": "Annullering grundet forkert CPR-nr.",
+            "incorrect-receiver": "Annullering grundet forkert modtager",
+            "incorrect-attachment": "Annullering grundet vedhæftet fil med indhold på forkert CPR-nr.",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-destinationUse": {
+            "primary": "Primary destination",
+            "cc": "Carbon-copy destination",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes": {
+            "empty-message": "Message with no content",
+            "care-communication-message": "Care Communication Message",
+            "hospital-notification-message": "Hospital Notification Message",
+            "acknowledgement-message": "Acknowledgement Message",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-sorEdiSystem": {
+            "FDIS91": "Care Communication Message (Korrepondance meddelelse)",
+            "FDIS20": "Hospital Notification Message (Advis om Sygehusophold)",
+            "FCTL": "Acknowledgement Message (Kvittering)",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-statisticalCodes": {
+            "MCM:FDIS20#AcuteAmbulant": "Start hospital stay-acute ambulant",
+            "MCM:FDIS20#AdmissionInpatient": "Start hospital stay-admission",
+            "MCM:FDIS20#OnLeave": "Start leave",
+            "MCM:FDIS20#EndOfLeave": "end leave",
+            "MCM:FDIS20#EndHospitalStay": "End hospital Stay - patient discharged to home/primary sector",
+            "MCM:FDIS91#outpatient": "Outpatient",
+            "MCM:FDIS91#decease": "Decease",
+            "MCM:FDIS91#carecoordination": "Care Coordination",
+            "MCM:FDIS91#assistive-devices": "Assistive Devices",
+            "MCM:FDIS91#medicine": "Medicine",
+            "MCM:FDIS91#psychiatry-social-disability": "Psychiatry, Social, Disability",
+            "MCM:FDIS91#healthcare": "Healthcare",
+            "MCM:FDIS91#nursing": "Nursing",
+            "MCM:FDIS91#telemedicine": "Telemedicine",
+            "MCM:FDIS91#training": "Training",
+            "MCM:FDIS91#discharge": "Discharge",
+            "MCM:FDIS91#regarding-referral": "Regarding Referral",
+            "MCM:FDIS91#assessment": "Assessment",
+            "MCM:FDIS91#examination-results": "Examination Results",
+            "MCM:FDIS91#other": "Other",
+        },
+        "http://terminology.hl7.org/CodeSystem/v3-NullFlavor": {"NAVU": "Ikke tilgængelig"},
+    },
+    "1.7.0": {
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/MedComDiagnosticReportCodes": {
+            "HomeCareReport": "HomeCareDiagnosticReport"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/MedComProducentID": {"KAF": "Kommunal akutfunktion"},
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes": {
+            "MSG_Receiver_Identifier_UNKNOWN": "Receiver identifier unknown",
+            "MSG_Receiver_Identifier_MISSING": "Receiver identifier missing",
+            "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE": "Receiver unable to receive this message type",
+            "MSG_VALUESET_VALUE_UNKNOWN": "The value provided is not in the valueSet",
+            "MSG_CodeSystem_VALUE_UNKNOWN": "The value provided is not in the CodeSystem",
+            "MSG_Element_To_Long": "The value of the element is to long",
+            "MSG_Datatype_Wrong": "The data type is wrong",
+            "MSG_Mailbox_Out_Of_Operation": "The mailbox is temporary out of operation",
+            "MSG_Damaged_durin_transport": "The message has been damaged during trasport",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-careCommunication-categoryCodes": {
+            "alcohol-and-drug-treatment": "Rusmiddelbehandling",
+            "assistive-devices": "Hjælpemidler",
+            "carecoordination": "Forløbskoordinering",
+            "decease": "Dødsfald",
+            "discharge": "Udskrivelse",
+            "examination-results": "Undersøgelsessvar",
+            "healthcare": "Sundhedspleje",
+            "home-care-assessment": "Visitation",
+            "medicine": "Medicin",
+            "nursing": "Sygepleje",
+            "outpatient": "Ambulant",
+            "psychiatry-social-disability": "Psykiatri, social, handicap",
+            "regarding-referral": "Vedr. henvisning",
+            "telemedicine": "Telemedicin",
+            "training": "Træning",
+            "other": "Andet",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesAutorisationsregistret": {
+            "ambulancebehandler": "Ambulancebehandler",
+            "bandagist": "Bandagist",
+            "behandlerfarmaceut": "Behandlerfarmaceut",
+            "bioanalytiker": "Bioanalytiker",
+            "ergoterapeut": "Ergoterapeut",
+            "fodterapeut": "Fodterapeut",
+            "fysioterapeut": "Fysioterapeut",
+            "jordemoder": "Jordemoder",
+            "kiropraktor": "Kiropraktor",
+            "kliniskdiaetist": "Kliniskdiætist",
+            "klinisktandtekniker": "Klinisktandkliniker",
+            "laege": "Læge",
+            "optikerogoptometrist": "Optiker og Optometrist",
+            "osteopat": "Osteopat",
+            "radiograf": "Radiograf",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "sygeplejerske": "Sygeplejerske",
+            "tandlaege": "Tandlæge",
+            "tandplejer": "Tandplejer",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesSKSadministrativ": {
+            "speciallaege": "Speciallæge",
+            "speciallaegeipraksis": "Speciallæge i praksis",
+            "cheflaege": "Cheflæge",
+            "overlaege": "Overlæge",
+            "afdelingslaege": "Afdelingslæge",
+            "sygehuslaege": "Sygehuslæge",
+            "sygeplejerske": "Sygeplejerske",
+            "sundhedsplejerske": "Sundhedsplejerske",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "socialogsundhedsmehjaelper": "Social- og sundhedsmedhjælper",
+            "sygehjaelper": "Sygehjælper",
+            "plejer": "Plejer",
+            "plejehjemsassistent": "Plejehjemsassistent",
+            "tandlaege": "Tandlæge",
+            "klinisktandtekniker": "Klinisk tandtekniker",
+            "tandplejer": "Tandplejer",
+            "farmaceut": "Farmaceut",
+            "apoteker": "Apoteker",
+            "pyskolog": "Psykolog",
+            "jordemoder": "Jordemoder",
+            "fysioterapeut": "Fysioterapeut",
+            "ergoterapeut": "Ergoterapeut",
+            "bioanalytiker": "Bioanalytiker",
+            "radiograf": "Radiograf",
+            "diaetist": "Diætist",
+            "diaetistassistent": "Diætistassistent",
+            "audilogiassistent": "Audilogiassistent",
+            "neurofysiologassistent": "Neurofysiologassistent",
+            "kiropraktor": "Kiropraktor",
+            "zoneterapeut": "Zoneterapeut",
+            "psykoterapeut": "Psykoterapeut",
+            "audiologopaed": "Audiologopæd",
+            "laegesekretaer": "Lægesekretær",
+            "ledendelaegesekretaer": "Ledende lægesekretær",
+            "sygeplejesekretear": "Sygeplejesekretær",
+            "fodterapeut": "Fodterapeut",
+            "socialraadgiver": "Socialrådgiver",
+            "ledendesocialraadgiver": "Ledende socialrådgiver",
+            "laerer": "Lærer",
+            "paedagog": "Pædagog",
+            "beskaeftigelsesvejleder": "Beskæftigelsesvejleder",
+            "bandagist": "Bandagist",
+            "skomager": "Skomager",
+            "optiker": "Optiker",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-encounter-act-codes": {
+            "other": "Other encounter class"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-interpretation-codes": {
+            "NI": "Not Interpreted"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-message-definition-type": {
+            "EDIFACT": "Edifact",
+            "OIOXML": "OIOXML",
+            "FHIR": "FHIR",
+            "ENVELOPE": "Envelope",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messagedefinition-identifer-system": {
+            "urn:dk:healthcare:medcom:messaging:edifact": "urn:dk:healthcare:medcom:messaging:edifact",
+            "urn:dk:healthcare:medcom:messaging:fhir": "urn:dk:healthcare:medcom:messaging:fhir",
+            "urn:dk:healthcare:medcom:messaging:oioxml": "urn:dk:healthcare:medcom:messaging:oioxml",
+            "urn:dk:healthcare:medcom:messaging:envelope": "urn:dk:healthcare:medcom:messaging:envelope",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-activityCodes": {
+            "new-message": "A new message has been sent",
+            "forward-message": "A message has been forwarded and potentially changed",
+            "reply-message": "A message has been replied to",
+            "retract-message": "A message has been retracted/cancelled",
+            "modified-message": "A message has been modified",
+            "carboncopy-message": "An "
+            "exact "
+            "copy "
+            "of "
+            "a "
+            "message "
+            "to "
+            "a "
+            "primary "
+            "receiver "
+            "has "
+            "been "
+            "sent "
+            "to "
+            "a "
+            "carbon "
+            "copy "
+            "receiver",
+            "admit-emergency": "Start hospital stay - acute ambulant",
+            "revise-admit-emergency": "Update Start hospital stay - acute ambulant",
+            "cancel-admit-emergency": "Cancellation Start hospital stay - acute ambulant",
+            "admit-inpatient": "Start hospital stay - admitted",
+            "revise-admit-inpatient": "Update Start hospital stay - admitted",
+            "cancel-admit-inpatient": "Cancellation Start hospital stay - admitted",
+            "start-leave-inpatient": "Start leave",
+            "revise-start-leave-inpatient": "Update Start leave",
+            "cancel-start-leave-inpatient": "Cancellation Start leave",
+            "end-leave-inpatient": "End leave",
+            "revise-end-leave-inpatient": "Update End leave",
+            "cancel-end-leave-inpatient": "Cancellation End leave",
+            "discharge-emergency-home": "End hospital stay - patient completed to home/primary sector",
+            "discharge-inpatient-home": "End hospital stay - patient completed to home/primary sector",
+            "revise-discharge-emergency-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "revise-discharge-inpatient-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-emergency-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-inpatient-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "acknowledgement": "Acknowledgement message has been sent",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-cancellation-reason": {
+            "incorrect-cpr": "Annullering grundet forkert CPR-nr.",
+            "incorrect-receiver": "Annullering grundet forkert modtager",
+            "incorrect-attachment": "Annullering grundet vedhæftet fil med indhold på forkert CPR-nr.",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-destinationUse": {
+            "primary": "Primary destination",
+            "cc": "Carbon-copy destination",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes": {
+            "empty-message": "Message with no content",
+            "care-communication-message": "Care Communication Message",
+            "hospital-notification-message": "Hospital Notification Message",
+            "acknowledgement-message": "Acknowledgement Message",
+            "homecareobservation-message": "HomeCare Observation Message",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-sorEdiSystem": {
+            "FDIS91": "Care Communication Message (Korrepondance meddelelse)",
+            "FDIS20": "Hospital Notification Message (Advis om Sygehusophold)",
+            "FCTL": "Acknowledgement Message (Kvittering)",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-statisticalCodes": {
+            "MCM:FDIS20#AcuteAmbulant": "Start hospital stay-acute ambulant",
+            "MCM:FDIS20#AdmissionInpatient": "Start hospital stay-admission",
+            "MCM:FDIS20#OnLeave": "Start leave",
+            "MCM:FDIS20#EndOfLeave": "end leave",
+            "MCM:FDIS20#EndHospitalStay": "End hospital Stay - patient discharged to home/primary sector",
+            "MCM:FDIS91#outpatient": "Outpatient",
+            "MCM:FDIS91#decease": "Decease",
+            "MCM:FDIS91#carecoordination": "Care Coordination",
+            "MCM:FDIS91#assistive-devices": "Assistive Devices",
+            "MCM:FDIS91#medicine": "Medicine",
+            "MCM:FDIS91#psychiatry-social-disability": "Psychiatry, Social, Disability",
+            "MCM:FDIS91#healthcare": "Healthcare",
+            "MCM:FDIS91#nursing": "Nursing",
+            "MCM:FDIS91#telemedicine": "Telemedicine",
+            "MCM:FDIS91#training": "Training",
+            "MCM:FDIS91#discharge": "Discharge",
+            "MCM:FDIS91#regarding-referral": "Regarding Referral",
+            "MCM:FDIS91#assessment": "Assessment",
+            "MCM:FDIS91#examination-results": "Examination Results",
+            "MCM:FDIS91#other": "Other",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-observation-resultGroup": {
+            "5": "Hæmatologi",
+            "10": "Væske- og elektrolytbalance",
+            "15": "Syre/base- og oxygenstatus",
+            "20": "Hæmostase",
+            "25": "Organmarkører",
+            "30": "Metabolisme",
+            "35": "Endokrinologi",
+            "40": "Tumormarkører",
+            "45": "Immunologi og inflammation",
+            "50": "Autoantistoffer",
+            "55": "Allergi",
+            "60": "Farmakologi",
+            "65": "Sporstoffer og vitaminer",
+            "70": "Infektion og smittemarkører",
+            "75": "Blodtyper og transfusion",
+            "80": "Vævstyper og transplantation",
+            "85": "Molekylær genetik",
+            "90": "Urin og fæces",
+            "95": "CSV-,led-og pleuravæske,ascites m.m",
+            "100": "Marv og andre biopsier",
+            "105": "Sæd",
+            "110": "Projektundersøgelser",
+            "115": "Andre undersøgelser",
+            "120": "Hjemmemåling",
+        },
+        "http://terminology.hl7.org/CodeSystem/v3-NullFlavor": {"NAVU": "Ikke tilgængelig"},
+    },
+    "2.0.1": {
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/MedComDiagnosticReportCodes": {
+            "HomeCareReport": "HomeCareDiagnosticReport"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/MedComProducentID": {"KAF": "Kommunal akutfunktion"},
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-acknowledgement-error-codes": {
+            "MSG_Receiver_Identifier_UNKNOWN": "Receiver identifier unknown",
+            "MSG_Receiver_Identifier_MISSING": "Receiver identifier missing",
+            "MSG_RECEIVER_UNABLE_TO_RECEIVE_MSG_TYPE": "Receiver unable to receive this message type",
+            "MSG_VALUESET_VALUE_UNKNOWN": "The value provided is not in the valueSet",
+            "MSG_CodeSystem_VALUE_UNKNOWN": "The value provided is not in the CodeSystem",
+            "MSG_Element_To_Long": "The value of the element is to long",
+            "MSG_Datatype_Wrong": "The data type is wrong",
+            "MSG_Mailbox_Out_Of_Operation": "The mailbox is temporary out of operation",
+            "MSG_Damaged_durin_transport": "The message has been damaged during trasport",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-careCommunication-categoryCodes": {
+            "alcohol-and-drug-treatment": "Rusmiddelbehandling",
+            "assistive-devices": "Hjælpemidler",
+            "carecoordination": "Forløbskoordinering",
+            "decease": "Dødsfald",
+            "discharge": "Udskrivelse",
+            "examination-results": "Undersøgelsessvar",
+            "healthcare": "Sundhedspleje",
+            "home-care-assessment": "Visitation",
+            "medicine": "Medicin",
+            "nursing": "Sygepleje",
+            "outpatient": "Ambulant",
+            "psychiatry-social-disability": "Psykiatri, social, handicap",
+            "regarding-referral": "Vedr. henvisning",
+            "telemedicine": "Telemedicin",
+            "training": "Træning",
+            "acute-ambulant": "Akut ambulant",
+            "extended-care-responsibility": "Udvidet behandlingsansvar",
+            "other": "Andet",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesAutorisationsregistret": {
+            "ambulancebehandler": "Ambulancebehandler",
+            "bandagist": "Bandagist",
+            "behandlerfarmaceut": "Behandlerfarmaceut",
+            "bioanalytiker": "Bioanalytiker",
+            "ergoterapeut": "Ergoterapeut",
+            "fodterapeut": "Fodterapeut",
+            "fysioterapeut": "Fysioterapeut",
+            "jordemoder": "Jordemoder",
+            "kiropraktor": "Kiropraktor",
+            "kliniskdiaetist": "Kliniskdiætist",
+            "klinisktandtekniker": "Klinisktandkliniker",
+            "laege": "Læge",
+            "optikerogoptometrist": "Optiker og Optometrist",
+            "osteopat": "Osteopat",
+            "radiograf": "Radiograf",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "sygeplejerske": "Sygeplejerske",
+            "tandlaege": "Tandlæge",
+            "tandplejer": "Tandplejer",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-PractitionerRolesSKSadministrativ": {
+            "speciallaege": "Speciallæge",
+            "speciallaegeipraksis": "Speciallæge i praksis",
+            "cheflaege": "Cheflæge",
+            "overlaege": "Overlæge",
+            "afdelingslaege": "Afdelingslæge",
+            "sygehuslaege": "Sygehuslæge",
+            "sygeplejerske": "Sygeplejerske",
+            "sundhedsplejerske": "Sundhedsplejerske",
+            "socialogsundhedsassistent": "Social- og sundhedsassistent",
+            "socialogsundhedsmedhjaelper": "Social- og sundhedsmedhjælper",
+            "socialogsundhedsmehjaelper": "Social- og sundhedsmedhjælper",
+            "sygehjaelper": "Sygehjælper",
+            "plejer": "Plejer",
+            "plejehjemsassistent": "Plejehjemsassistent",
+            "tandlaege": "Tandlæge",
+            "klinisktandtekniker": "Klinisk tandtekniker",
+            "tandplejer": "Tandplejer",
+            "farmaceut": "Farmaceut",
+            "apoteker": "Apoteker",
+            "psykolog": "Psykolog",
+            "pyskolog": "Psykolog",
+            "jordemoder": "Jordemoder",
+            "fysioterapeut": "Fysioterapeut",
+            "ergoterapeut": "Ergoterapeut",
+            "bioanalytiker": "Bioanalytiker",
+            "radiograf": "Radiograf",
+            "diaetist": "Diætist",
+            "diaetistassistent": "Diætistassistent",
+            "audilogiassistent": "Audilogiassistent",
+            "neurofysiologassistent": "Neurofysiologassistent",
+            "kiropraktor": "Kiropraktor",
+            "zoneterapeut": "Zoneterapeut",
+            "psykoterapeut": "Psykoterapeut",
+            "audiologopaed": "Audiologopæd",
+            "laegesekretaer": "Lægesekretær",
+            "ledendelaegesekretaer": "Ledende lægesekretær",
+            "sygeplejesekretaer": "Sygeplejesekretær",
+            "sygeplejesekretear": "Sygeplejesekretær",
+            "fodterapeut": "Fodterapeut",
+            "socialraadgiver": "Socialrådgiver",
+            "ledendesocialraadgiver": "Ledende socialrådgiver",
+            "laerer": "Lærer",
+            "paedagog": "Pædagog",
+            "beskaeftigelsesvejleder": "Beskæftigelsesvejleder",
+            "bandagist": "Bandagist",
+            "skomager": "Skomager",
+            "optiker": "Optiker",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-encounter-act-codes": {
+            "other": "Other encounter class"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-core-interpretation-codes": {
+            "NI": "Not Interpreted"
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-message-definition-type": {
+            "EDIFACT": "Edifact",
+            "OIOXML": "OIOXML",
+            "FHIR": "FHIR",
+            "ENVELOPE": "Envelope",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messagedefinition-identifer-system": {
+            "urn:dk:healthcare:medcom:messaging:edifact": "urn:dk:healthcare:medcom:messaging:edifact",
+            "urn:dk:healthcare:medcom:messaging:fhir": "urn:dk:healthcare:medcom:messaging:fhir",
+            "urn:dk:healthcare:medcom:messaging:oioxml": "urn:dk:healthcare:medcom:messaging:oioxml",
+            "urn:dk:healthcare:medcom:messaging:envelope": "urn:dk:healthcare:medcom:messaging:envelope",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-activityCodes": {
+            "new-message": "A new message has been sent",
+            "forward-message": "A message has been forwarded and potentially changed",
+            "reply-message": "A message has been replied to",
+            "retract-message": "A message has been retracted/cancelled",
+            "modified-message": "A message has been modified",
+            "carboncopy-message": "An "
+            "exact "
+            "copy "
+            "of "
+            "a "
+            "message "
+            "to "
+            "a "
+            "primary "
+            "receiver "
+            "has "
+            "been "
+            "sent "
+            "to "
+            "a "
+            "carbon "
+            "copy "
+            "receiver",
+            "admit-emergency": "Start hospital stay - acute ambulant",
+            "revise-admit-emergency": "Update Start hospital stay - acute ambulant",
+            "cancel-admit-emergency": "Cancellation Start hospital stay - acute ambulant",
+            "admit-inpatient": "Start hospital stay - admitted",
+            "revise-admit-inpatient": "Update Start hospital stay - admitted",
+            "cancel-admit-inpatient": "Cancellation Start hospital stay - admitted",
+            "start-leave-inpatient": "Start leave",
+            "revise-start-leave-inpatient": "Update Start leave",
+            "cancel-start-leave-inpatient": "Cancellation Start leave",
+            "end-leave-inpatient": "End leave",
+            "revise-end-leave-inpatient": "Update End leave",
+            "cancel-end-leave-inpatient": "Cancellation End leave",
+            "discharge-emergency-home": "End hospital stay - patient completed to home/primary sector",
+            "discharge-inpatient-home": "End hospital stay - patient completed to home/primary sector",
+            "revise-discharge-emergency-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "revise-discharge-inpatient-home": "Update "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-emergency-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "cancel-discharge-inpatient-home": "Cancellation "
+            "End "
+            "hospital "
+            "stay "
+            "- "
+            "patient "
+            "completed "
+            "to "
+            "home/primary "
+            "sector",
+            "acknowledgement": "Acknowledgement message has been sent",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-cancellation-reason": {
+            "incorrect-cpr": "Annullering grundet forkert CPR-nr.",
+            "incorrect-receiver": "Annullering grundet forkert modtager",
+            "incorrect-attachment": "Annullering grundet vedhæftet fil med indhold på forkert CPR-nr.",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-destinationUse": {
+            "primary": "Primary destination",
+            "cc": "Carbon-copy destination",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes": {
+            "empty-message": "Message with no content",
+            "care-communication-message": "Care Communication Message",
+            "hospital-notification-message": "Hospital Notification Message",
+            "acknowledgement-message": "Acknowledgement Message",
+            "homecareobservation-message": "HomeCare Observation Message",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-sorEdiSystem": {
+            "FDIS91": "Care Communication Message (Korrepondance meddelelse)",
+            "FDIS20": "Hospital Notification Message (Advis om Sygehusophold)",
+            "FCTL": "Acknowledgement Message (Kvittering)",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-statisticalCodes": {
+            "MCM:FDIS20#AcuteAmbulant": "Start hospital stay-acute ambulant",
+            "MCM:FDIS20#AdmissionInpatient": "Start hospital stay-admission",
+            "MCM:FDIS20#OnLeave": "Start leave",
+            "MCM:FDIS20#EndOfLeave": "end leave",
+            "MCM:FDIS20#EndHospitalStay": "End hospital Stay - patient discharged to home/primary sector",
+            "MCM:FDIS91#outpatient": "Outpatient",
+            "MCM:FDIS91#decease": "Decease",
+            "MCM:FDIS91#carecoordination": "Care Coordination",
+            "MCM:FDIS91#assistive-devices": "Assistive Devices",
+            "MCM:FDIS91#medicine": "Medicine",
+            "MCM:FDIS91#psychiatry-social-disability": "Psychiatry, Social, Disability",
+            "MCM:FDIS91#healthcare": "Healthcare",
+            "MCM:FDIS91#nursing": "Nursing",
+            "MCM:FDIS91#telemedicine": "Telemedicine",
+            "MCM:FDIS91#training": "Training",
+            "MCM:FDIS91#discharge": "Discharge",
+            "MCM:FDIS91#regarding-referral": "Regarding Referral",
+            "MCM:FDIS91#assessment": "Assessment",
+            "MCM:FDIS91#home-care-assessment": "Home Care Assessment",
+            "MCM:FDIS91#examination-results": "Examination Results",
+            "MCM:FDIS91#alcohol-and-drug-treatment": "Alcohol and Drug Treatment",
+            "MCM:FDIS91#acute-ambulant": "Acute Ambulant",
+            "MCM:FDIS91#extended-care-responsibility": "Extended Care Responsibility",
+            "MCM:FDIS91#other": "Other",
+            "MCM:FCTL#ok": "OK",
+            "MCM:FCTL#transient-error": "Transient Error",
+            "MCM:FCTL#fatal-error": "Fatal Error",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-observation-codes": {
+            "MCS88122": "Pt—Respiration; frekvens = ? X 1/min",
+            "MCS88125": "Pt—Tidlig Opsporing af Begyndende Sygdom (TOBS) score; antal (værdi 0-15) = ?",
+            "MCS88126": "Pt—Bevidsthedsniveau; arb.antal(værdi 0-3) = ?",
+            "MCS88147": "Pt—Manniche VAS-score(total); antal(værdi 0-60) = ?",
+        },
+        "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-observation-resultGroup": {
+            "5": "Hæmatologi",
+            "10": "Væske- og elektrolytbalance",
+            "15": "Syre/base- og oxygenstatus",
+            "20": "Hæmostase",
+            "25": "Organmarkører",
+            "30": "Metabolisme",
+            "35": "Endokrinologi",
+            "40": "Tumormarkører",
+            "45": "Immunologi og inflammation",
+            "50": "Autoantistoffer",
+            "55": "Allergi",
+            "60": "Farmakologi",
+            "65": "Sporstoffer og vitaminer",
+            "70": "Infektion og smittemarkører",
+            "75": "Blodtyper og transfusion",
+            "80": "Vævstyper og transplantation",
+            "85": "Molekylær genetik",
+            "90": "Urin og fæces",
+            "95": "CSV-,led-og pleuravæske,ascites m.m",
+            "100": "Marv og andre biopsier",
+            "105": "Sæd",
+            "110": "Projektundersøgelser",
+            "115": "Andre undersøgelser",
+            "120": "Hjemmemåling",
+        },
+        "http://terminology.hl7.org/CodeSystem/v3-NullFlavor": {"NAVU": "Ikke tilgængelig"},
+        "urn:oid:1.2.208.176.2.1": {
+            "DNK05473": "Arm—Blodtryk(diastolisk); tryk =? mmHg",
+            "DNK05472": "Arm—Blodtryk(systolisk); tryk = ? mmHg",
+            "NPU21692": "Hjerte—Systole; frekv. = ? × 1/min",
+            "NPU10197": "Hb(Fe; O2-bind.; kB)—Oxygen(O2); mætn. = ?",
+            "NPU08676": "Pt—Legeme; temp. = ? °C",
+            "NPU19748": "P—C-reaktivt protein; massek. = ? mg/L",
+            "NPU02593": "B—Leukocytter; antalk. = ? × 10^9/L",
+            "NPU02636": "B—Leukocytter; antalk. = ? × 10^9/L",
+            "NPU02840": "B—Monocytter; antalk. = ? × 10^9/L",
+            "NPU02902": "B—Neutrophilocytter; antalk. = ? × 10^9/L",
+            "NPU01933": "B—Eosinophilocytter; antalk. = ? × 10^9/L",
+            "NPU01349": "B—Basophilocytter; antalk. = ? × 10^9/L",
+            "NPU22089": "P(kB)—Glucose; stofk. = ? mmol/L",
+            "NPU01685": "P—Koagulation, vævsfaktor-induceret; "
+            "rel.tid(aktuel/norm; INR; IRP 67/40; proc.) = ?",
+            "NPU03429": "P—Natrium-ion; stofk. = ? mmol/L",
+            "NPU03230": "P—Kalium-ion; stofk. = ? mmol/L",
+            "NPU01536": "P—Chlorid; stofk. = ? mmol/L",
+            "NPU04144": "P—Calcium-ion(frit); stofk.(pH = 7,40; proc.) = ? mmol/L",
+            "NPU02319": "B—Hæmoglobin(Fe); stofk. = ? mmol/L",
+            "NPU02187": "B—Glucose; stofk. = ? mmol/L",
+            "NPU21531": "P(vB)—Glucose; stofk. = ? mmol/L",
+            "NPU01459": "P—Carbamid; stofk. = ? mmol/L",
+            "NPU04998": "P—Creatininium; stofk.(enz.) = ? µmol/L",
+            "NPU18016": "P—Creatininium; stofk. = ? µmol/L",
+            "NPU04206": "U—Protein; arb.k.(proc.) = ?",
+            "NPU21578": "U—Nitrit; arb.k.(proc.) = ?",
+            "NPU04207": "U—Glucose; arb.k.(proc.) = ?",
+            "NPU03987": "U—Leukocytter; arb.k.(proc.) = ?",
+            "NPU04208": "U—Hæmoglobin; arb.k.(proc.) = ?",
+            "NPU10504": "U—Acetoacetat; arb.k.(proc.) = ?",
+            "NPU16328": "U(midtstråle)—Bacterium+fungus; taxon(proc.) = ?",
+            "NPU18542": "U(spec.)—Bacterium+fungus; taxon(proc.) = ?",
+            "NPU16271": "Ex—Bacterium+fungus; taxon(proc.) = ?",
+            "NPU03794": "Pt—Legeme; højde = ? m",
+            "NPU03804": "Pt—Legeme; masse = ? kg",
+        },
+    },
 }

@@ -39,7 +39,6 @@ from medcom_bridge.fhir.content import (
     issue_detail_system,
 )
 from medcom_bridge.fhir.parties import (
-    ROLE_SYSTEMS,
     Author,
     BuildError,
     CareTeam,
@@ -49,6 +48,7 @@ from medcom_bridge.fhir.parties import (
     Person,
     SpecificParty,
 )
+from medcom_bridge.fhir.terminology import ROLE_SYSTEMS
 
 JsonDict = dict[str, Any]
 IdFactory = Callable[[], str]

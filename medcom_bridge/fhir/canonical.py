@@ -1,7 +1,8 @@
-"""Canonical URLs and code systems used by the CareCommunication 5.0 and Acknowledgement 2.0.3 builder and renderer.
+"""Canonical URLs, code systems, value sets and identifier systems of MedCom's FHIR messages: the one home of
+each URL, for the builder, renderer, validator rules and converter alike.
 
 Every value is copied from `fhir-carecommunication.md` §0 (and the packages it names), so a reader can tick
-them off against the rule book.
+them off against the rule book. Dependency-free: anything may import it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ CS_OPERATION_OUTCOME: Final = "http://terminology.hl7.org/CodeSystem/operation-o
 CS_OPERATION_OUTCOME_ACK: Final = "http://hl7.org/fhir/ValueSet/operation-outcome"
 CS_PRIORITY: Final = "http://hl7.org/fhir/request-priority"
 CS_ENCOUNTER_CLASS: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CS_ENCOUNTER_OTHER: Final = TERM + "medcom-core-encounter-act-codes"
+CS_RESPONSE_CODE: Final = "http://hl7.org/fhir/response-code"
+
+# Value sets (required bindings the rules and the builder's inputs check).
+VS = "http://medcomfhir.dk/ig/terminology/ValueSet/"
+VS_CATEGORIES: Final = VS + "medcom-careCommunication-categories"
+VS_ROLES: Final = VS + "medcom-core-PractitionerRoles"
+VS_MIME_TYPES: Final = VS + "medcom-core-attachmentMimeTypes"
+VS_ENCOUNTER_CLASS: Final = VS + "medcom-core-encounter-class"
+VS_ENCOUNTER_STATUS: Final = "http://hl7.org/fhir/ValueSet/encounter-status"
 
 # Identifier systems (§4.1, §4.2).
 SYS_SOR: Final = "urn:oid:1.2.208.176.1.1"
@@ -70,11 +81,23 @@ SYS_D_ECPR_REGIONAL: Final = frozenset(
     {SYS_D_ECPR} | {f"{SYS_D_ECPR}.{region}" for region in ("177", "179", "181", "183", "187")}
 )
 SYS_LPR3_EPISODE: Final = "https://www.esundhed.dk/Registre/Landspatientregisteret"
+SYS_KOMBIT: Final = "https://kombit.dk/sts/organisation"
+SYS_YDERNUMMER: Final = "urn:oid:1.2.208.176.1.4"
+# dk-core-organization-mandatory-identifier also accepts this (the HL7 "SOR" OID used by dk-core).
+SYS_SOR_ALT: Final = "urn:oid:2.16.840.1.113883.2.24.1.1"
+# The GS1 OID of the 2022 mapping table and the XCTL sheet: accepted on input, never produced.
+SYS_EAN_OLD: Final = "urn:oid:1.3.88"
 
 SOR_ENDPOINT_PREFIX: Final = "https://sor2.sum.dsdn.dk/#id="
 CC_DEFINITION_5_0: Final = "http://medcomfhir.dk/ig/messagedefinitions/MessageDefinition/MedComCareCommunicationMessageDefinition|5.0"
+# CareCommunication 4.0 names its definition without the messagedefinitions IG (and with a version suffix).
+CC_DEFINITION_4: Final = (
+    "http://medcomfhir.dk/ig/carecommunication/medcom-careCommunication-message-definition"
+)
+CC_DEFINITION_4_0: Final = CC_DEFINITION_4 + "|4.0.0"
 
 # fullUrl base of the official examples; a fullUrl must end in Type/id so that relative references resolve.
 FULLURL_CC: Final = "https://medcomfhir.dk/ig/carecommunication/"
 FULLURL_ACK: Final = "https://medcomfhir.dk/ig/acknowledgement/"
 XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
+FHIR_NS: Final = "http://hl7.org/fhir"

@@ -12,6 +12,7 @@ reported as a finding with its FHIR path (`parse_with_findings`). Bytes that are
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -20,14 +21,13 @@ from typing import Any, Literal, cast
 
 from lxml import etree
 
+from medcom_bridge.fhir.canonical import FHIR_NS, XHTML_NS
 from medcom_bridge.findings import Finding, error, warning
 from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES, XmlError
 from medcom_bridge.xmlsafe import parse_xml as _safe_parse_xml
 
 from ._types import PRIMITIVES, RESOURCES, TYPES
 
-FHIR_NS = "http://hl7.org/fhir"
-XHTML_NS = "http://www.w3.org/1999/xhtml"
 _F = "{" + FHIR_NS + "}"
 _XDIV = "{" + XHTML_NS + "}div"
 _FLEN = len(_F)
@@ -144,6 +144,18 @@ _INT_RANGE = {
 }
 # Characters XML 1.0 cannot carry; FHIR strings must not contain them either.
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_BAD_ASCII = tuple(chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))
+
+
+def has_bad_chars(value: str) -> bool:
+    """Whether `value` holds a character XML 1.0 cannot carry. Long values (attachments, letter text) are
+    searched per character with `in` (memchr speed): `isprintable` and the regex cost ~1 ms per 70 kB."""
+    if len(value) < 256:
+        return not value.isprintable() and _BAD_CHARS.search(value) is not None
+    for char in _BAD_ASCII:
+        if char in value:
+            return True
+    return not value.isascii() and ("\ufffe" in value or "\uffff" in value)
 
 
 def _describe(value: object) -> str:
@@ -370,7 +382,10 @@ def _prim_ok(value: Any, typ: str) -> bool:
     if t is str:
         if typ in _NON_STRING:
             return False
-        if not value.isprintable() and _BAD_CHARS.search(value):
+        if len(value) < 256:
+            if not value.isprintable() and _BAD_CHARS.search(value):
+                return False
+        elif has_bad_chars(value):
             return False
         if not value.strip():
             return False
@@ -470,7 +485,7 @@ def _check_text(value: str, typ: str, path: str, findings: list[Finding]) -> Non
     if not value.strip() and typ != "xhtml":
         findings.append(error("fhir-empty-value", path, "a value must not be empty or only white space"))
         return
-    if not value.isprintable() and _BAD_CHARS.search(value):
+    if has_bad_chars(value):
         findings.append(
             error("fhir-string-chars", path, "the value contains control characters XML cannot carry")
         )
@@ -889,6 +904,21 @@ def _fmt_decimal(value: Decimal) -> str:
 
 def to_json(resource: dict[str, Any], *, pretty: bool = False) -> bytes:
     """The model as FHIR JSON: UTF-8, æøå as they are, newlines as the JSON escape \\n."""
+    if _has_big_attachment(resource):
+        streamed = _to_json_streamed(resource, pretty)
+        if streamed is not None:
+            return streamed
+    text = _json_text(resource, pretty)
+    if len(text) > _BIG_JSON:
+        # A message with big attachments: the text and its UTF-8 bytes would be held at once (2 x 130 MB for
+        # the 100 MB message). Write it again piecewise instead, the big strings one at a time.
+        del text
+        streamed = _to_json_streamed(resource, pretty)
+        return streamed if streamed is not None else _json_text(resource, pretty).encode("utf-8")
+    return text.encode("utf-8")
+
+
+def _json_text(resource: dict[str, Any], pretty: bool) -> str:
     decimals: list[str] = []
 
     def default(value: Any) -> Any:
@@ -918,9 +948,66 @@ def to_json(resource: dict[str, Any], *, pretty: bool = False) -> bytes:
         marks = re.findall(r'"\\u0000(\d+)\\u0000"', text)
         if len(marks) != len(decimals):
             # A real string contains the marker pattern: write slowly instead of guessing.
-            return _dump_slow(resource, pretty).encode("utf-8")
+            return _dump_slow(resource, pretty)
         text = re.sub(r'"\\u0000(\d+)\\u0000"', lambda m: decimals[int(m.group(1))], text)
-    return text.encode("utf-8")
+    return text
+
+
+_BIG_JSON = 16 * 1024 * 1024  # characters of JSON text
+_BIG_STRING = 1024 * 1024  # characters of one string value
+_BIG_MARK = re.compile(rb'"\\u0000big(\d+)\\u0000"')
+
+
+def _has_big_attachment(resource: dict[str, Any]) -> bool:
+    """Whether a message bundle carries an attachment of _BIG_STRING characters or more: then the JSON is
+    written piecewise from the start (a complete text would be built twice over inside json.dumps)."""
+    entries = resource.get("entry")
+    if type(entries) is not list:
+        return False
+    for entry in entries:
+        res = entry.get("resource") if type(entry) is dict else None
+        payloads = res.get("payload") if type(res) is dict else None
+        if type(payloads) is not list:
+            continue
+        for payload in payloads:
+            attachment = payload.get("contentAttachment") if type(payload) is dict else None
+            data = attachment.get("data") if type(attachment) is dict else None
+            if type(data) is str and len(data) >= _BIG_STRING:
+                return True
+    return False
+
+
+def _shadow(value: Any, big: list[str]) -> Any:
+    """`value` with every string of at least _BIG_STRING characters replaced by a marker (containers copied,
+    leaves shared); the strings are collected in `big`, in marker order."""
+    t = type(value)
+    if t is dict:
+        return {k: _shadow(v, big) for k, v in value.items()}
+    if t is list:
+        return [_shadow(v, big) for v in value]
+    if t is str and len(value) >= _BIG_STRING:
+        big.append(value)
+        return f"\x00big{len(big) - 1}\x00"
+    return value
+
+
+def _to_json_streamed(resource: dict[str, Any], pretty: bool) -> bytes | None:
+    big: list[str] = []
+    shadow = _shadow(resource, big)
+    if not big:
+        return None  # long, but no single big value: nothing to gain
+    small = _json_text(shadow, pretty).encode("utf-8")
+    pieces = _BIG_MARK.split(small)
+    if len(pieces) != 2 * len(big) + 1:
+        return None  # a real string holds the marker pattern
+    out = io.BytesIO()
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.write(piece)
+        else:
+            out.write(encode_basestring(big[int(piece)]).encode("utf-8"))
+    # BytesIO hands over its buffer without a copy when nothing else references it.
+    return out.getvalue()
 
 
 def _dump_slow(value: Any, pretty: bool, level: int = 0) -> str:
@@ -967,6 +1054,16 @@ def to_xml(resource: dict[str, Any], *, pretty: bool = False) -> bytes:
     rtype = resource["resourceType"]
     if not _RESOURCE_NAME.fullmatch(rtype):
         raise FhirSerializeError("fhir-not-a-resource", "", f"{_describe(rtype)} is not a resource type name")
+    if not pretty and rtype in RESOURCES:
+        try:
+            return _XML_DECL + _to_xml_text(resource, rtype).replace(b"&#10;", b"&#xA;")
+        except (_NotPlain, RecursionError, UnicodeEncodeError):
+            pass  # the tree writer below gives the verdict (or the same bytes) for anything unusual
+    return _to_xml_tree(resource, rtype, pretty)
+
+
+def _to_xml_tree(resource: dict[str, Any], rtype: str, pretty: bool) -> bytes:
+    """The reference writer: an lxml tree, serialized. Handles everything the model can hold."""
     root = etree.Element(_F + rtype, nsmap={None: FHIR_NS})  # type: ignore[dict-item]
     try:
         _write_resource_body(root, resource, rtype)
@@ -981,6 +1078,155 @@ def to_xml(resource: dict[str, Any], *, pretty: bool = False) -> bytes:
     body = etree.tostring(root, encoding="UTF-8")
     # libxml2 writes a newline inside an attribute as &#10;; MedCom documents &#xA; (same character).
     return _XML_DECL + body.replace(b"&#10;", b"&#xA;") + (b"\n" if pretty else b"")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# XML out, the fast way: the common, well-formed model written as text, byte for byte what the lxml tree
+# writer below gives (a test holds it to that). Building a tree of ~1,000 lxml elements costs 3-4 times as
+# much as writing the text. Anything unusual (unknown elements, values of the wrong type, characters XML cannot
+# carry, other resource types) raises _NotPlain and the tree writer takes over, with its findings and errors.
+
+
+class _NotPlain(Exception):
+    """The model holds something only the tree writer handles exactly."""
+
+
+_ATTR_SPECIAL = re.compile('[&<>"\n\r\t]')
+
+
+def _attr_text(value: Any) -> str:
+    if type(value) is str:
+        text = value
+        if len(text) < 256:
+            if not text.isprintable() and _BAD_CHARS.search(text):
+                raise _NotPlain
+        elif has_bad_chars(text):
+            raise _NotPlain
+    elif value is True:
+        return "true"
+    elif value is False:
+        return "false"
+    elif type(value) is int:
+        return str(value)
+    elif type(value) is Decimal and value.is_finite():
+        return _fmt_decimal(value)
+    else:
+        raise _NotPlain
+    if _ATTR_SPECIAL.search(text) is None:
+        return text
+    # libxml2's attribute escaping.
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
+
+
+def _to_xml_text(resource: dict[str, Any], rtype: str) -> bytes:
+    out: list[str] = []
+    _text_element(out, rtype, f' xmlns="{FHIR_NS}"', resource, rtype, True)
+    return "".join(out).encode("utf-8")
+
+
+def _text_element(
+    out: list[str], name: str, attrs: str, obj: dict[str, Any], owner: str, resource: bool
+) -> None:
+    """Appends `<name attrs ...>children</name>` (or `<name .../>`) for a complex value or a resource."""
+    fields = _INDEX[owner][0]
+    present: list[tuple[int, _Field]] = []
+    for key in obj:
+        f = fields.get(key)
+        if f is None:
+            if key.startswith("_"):
+                f = fields.get(key[1:])
+                if f is not None and f.kind == _PRIM:
+                    if key[1:] not in obj:
+                        present.append((f.seq, f))
+                    continue
+            if resource and key == "resourceType":
+                continue
+            raise _NotPlain  # unknown content: the tree writer writes it in the generic shape
+        present.append((f.seq, f))
+    present.sort(key=_first)
+    start = len(out)
+    out.append("")  # the start tag, once its attributes are known
+    for _, f in present:
+        fname = f.name
+        value = obj.get(fname)
+        kind = f.kind
+        if kind == _PRIM:
+            ext = obj.get("_" + fname)
+            if ext is None and value is not None and type(value) is not list:
+                out.append(f'<{fname} value="{_attr_text(value)}"/>')
+            else:
+                _text_primitive(out, fname, value, ext)
+        elif kind == _XHTML:
+            if obj.get("_" + fname) is not None or type(value) is not str:
+                raise _NotPlain
+            out.append(_div_text(value))
+        elif value is None:
+            continue
+        elif kind == _ATTR:
+            attrs += f' {fname}="{_attr_text(value)}"'
+        else:
+            for item in value if type(value) is list else (value,):
+                if type(item) is not dict:
+                    raise _NotPlain
+                if kind == _RES:
+                    inner = item.get("resourceType")
+                    if type(inner) is not str or inner not in RESOURCES:
+                        raise _NotPlain
+                    out.append(f"<{fname}>")
+                    _text_element(out, inner, "", item, inner, True)
+                    out.append(f"</{fname}>")
+                else:
+                    _text_element(out, fname, "", item, f.type, False)
+    if len(out) == start + 1:
+        out[start] = f"<{name}{attrs}/>"
+    else:
+        out[start] = f"<{name}{attrs}>"
+        out.append(f"</{name}>")
+
+
+def _text_primitive(out: list[str], name: str, value: Any, ext: Any) -> None:
+    values = value if type(value) is list else [value]
+    exts = ext if type(ext) is list else [ext]
+    for i in range(max(len(values), len(exts))):
+        v = values[i] if i < len(values) else None
+        e = exts[i] if i < len(exts) else None
+        if v is None and e is None:
+            continue
+        if e is not None and type(e) is not dict:
+            raise _NotPlain
+        attrs = ""
+        if e is not None and e.get("id") is not None:
+            attrs += f' id="{_attr_text(e["id"])}"'
+        if v is not None:
+            attrs += f' value="{_attr_text(v)}"'
+        extensions = e.get("extension") if e is not None else None
+        if not extensions:
+            out.append(f"<{name}{attrs}/>")
+            continue
+        if type(extensions) is not list:
+            raise _NotPlain
+        out.append(f"<{name}{attrs}>")
+        for x in extensions:
+            if type(x) is not dict:
+                raise _NotPlain
+            _text_element(out, "extension", "", x, "Extension", False)
+        out.append(f"</{name}>")
+
+
+def _div_text(value: str) -> str:
+    try:
+        div = _parse_div(value, "")
+    except FhirSerializeError:
+        raise _NotPlain from None
+    return etree.tostring(div, encoding="unicode")
 
 
 def _write_resource_body(el: etree._Element, res: dict[str, Any], path: str) -> None:

@@ -13,34 +13,10 @@ from typing import Final, Literal
 
 from medcom_bridge.fhir import canonical as url
 from medcom_bridge.fhir.parties import Author, BuildError
+from medcom_bridge.fhir.terminology import CATEGORIES, MIME_TYPES
 
-# Category codes (§3.1) with the Danish display that must always be shown to sender and receiver.
-CATEGORIES: Final = {
-    "alcohol-and-drug-treatment": "Rusmiddelbehandling",
-    "assistive-devices": "Hjælpemidler",
-    "carecoordination": "Forløbskoordinering",
-    "decease": "Dødsfald",
-    "discharge": "Udskrivelse",
-    "examination-results": "Undersøgelsessvar",
-    "healthcare": "Sundhedspleje",
-    "home-care-assessment": "Visitation",
-    "medicine": "Medicin",
-    "nursing": "Sygepleje",
-    "outpatient": "Ambulant",
-    "psychiatry-social-disability": "Psykiatri, social, handicap",
-    "regarding-referral": "Vedr. henvisning",
-    "telemedicine": "Telemedicin",
-    "training": "Træning",
-    "acute-ambulant": "Akut ambulant",
-    "extended-care-responsibility": "Udvidet behandlingsansvar",
-    "other": "Andet",
-}
+# request-priority as MedCom restricts it, with the Danish we show (our wording: HL7 has no Danish).
 PRIORITIES: Final = {"routine": "Rutine", "asap": "Hurtigst muligt (ASAP)"}
-
-# medcom-core-attachmentMimeTypes 1.8.1 (§3.3): all must be receivable.
-MIME_TYPES: Final = frozenset(
-    {"application/pdf", "image/gif", "image/jpeg", "image/png", "image/tiff", "image/bmp"}
-)
 
 Priority = Literal["routine", "asap"]
 

@@ -7,11 +7,11 @@ rejects. Rules: `fhir-carecommunication.md` §4.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Final
 
+from medcom_bridge import identifiers
 from medcom_bridge.fhir import canonical as url
+from medcom_bridge.fhir.terminology import ENCOUNTER_CLASSES, ENCOUNTER_STATUSES, ROLE_SYSTEMS
 
 
 class BuildError(ValueError):
@@ -21,30 +21,6 @@ class BuildError(ValueError):
         super().__init__(f"{rule}: {message}")
         self.rule = rule
         self.message = message
-
-
-_SOR = re.compile(r"[0-9]{11,}")
-_EAN = re.compile(r"[0-9]{13}")
-_CVR = re.compile(r"[0-9]{8}")
-_DDMM = (  # the year is free: any two digits follow
-    r"(?:(?:(?:0[1-9]|[12][0-9]|3[01])(?:01|03|05|07|08|10|12))"
-    r"|(?:(?:0[1-9]|[12][0-9]|30)(?:04|06|09|11))|(?:(?:0[1-9]|[12][0-9])02))"
-)
-_CPR = re.compile(_DDMM + r"[0-9]{6}")
-_X_ECPR = re.compile(_DDMM + r"[0-9]{2}[17][A-Z]{2}[0-9]")
-_D_ECPR = re.compile(_DDMM + r"[0-9]{2}[056][A-Z]{2}[0-9]")
-_PHONE = re.compile(r"\+?[0-9][0-9 \-]*")
-
-
-def gln_check_digit_ok(ean: str) -> bool:
-    """GS1 mod-10: weights 3,1,3,... from the right, excluding the check digit."""
-    digits = [int(c) for c in ean]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return (10 - total % 10) % 10 == digits[-1]
-
-
-def cvr_ok(cvr: str) -> bool:
-    return sum(int(c) * w for c, w in zip(cvr, (2, 7, 6, 5, 4, 3, 2, 1), strict=True)) % 11 == 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,17 +34,19 @@ class Organization:
     endpoint: str | None = None  # defaults to the SOR endpoint URL of `sor`
 
     def __post_init__(self) -> None:
-        if not _SOR.fullmatch(self.sor):
+        if not identifiers.SOR.fullmatch(self.sor):
             raise BuildError(
                 "medcom-messaging-organization-sor",
                 f"SOR id {self.sor!r} must be at least 11 digits, e.g. '441211000016000'",
             )
-        if not _EAN.fullmatch(self.ean) or not gln_check_digit_ok(self.ean):
+        if not identifiers.gln_ok(self.ean):
             raise BuildError(
                 "medcom-messaging-organization-ean",
                 f"EAN/GLN {self.ean!r} must be 13 digits with a valid GS1 check digit, e.g. '5790001987244'",
             )
-        if self.cvr is not None and (not _CVR.fullmatch(self.cvr) or not cvr_ok(self.cvr)):
+        if self.cvr is not None and (
+            not identifiers.CVR.fullmatch(self.cvr) or not identifiers.cvr_ok(self.cvr)
+        ):
             raise BuildError(
                 "dk-core-cvr-identifier", f"CVR {self.cvr!r} must be 8 digits passing the modulus-11 check"
             )
@@ -95,17 +73,17 @@ class Patient:
             raise BuildError(
                 "medcom-core-patient-identifier", "a patient needs a CPR number, an X-eCPR or a D-eCPR"
             )
-        if self.cpr is not None and not _CPR.fullmatch(self.cpr):
+        if self.cpr is not None and not identifiers.CPR.fullmatch(self.cpr):
             raise BuildError(
                 "dk-core-cpr-identifier",
                 "CPR must be 10 digits starting with a valid DDMMYY, e.g. '2509479989'",
             )
-        if self.x_ecpr is not None and not _X_ECPR.fullmatch(self.x_ecpr):
+        if self.x_ecpr is not None and not identifiers.X_ECPR.fullmatch(self.x_ecpr):
             raise BuildError(
                 "dk-core-x-ecpr-identifier",
                 "X-eCPR must be DDMMYY, then 1 or 7, 2 upper-case letters and a digit, e.g. '0703921VJ4'",
             )
-        if self.d_ecpr is not None and not _D_ECPR.fullmatch(self.d_ecpr):
+        if self.d_ecpr is not None and not identifiers.D_ECPR.fullmatch(self.d_ecpr):
             raise BuildError(
                 "dk-core-d-ecpr-identifier",
                 "D-eCPR must be DDMMYY, then 0, 5 or 6, 2 upper-case letters and a digit, e.g. '1206550VK9'",
@@ -120,67 +98,6 @@ class Patient:
             raise BuildError(
                 "medcom-core-patient-name", "name:official.family is required for a patient with a CPR number"
             )
-
-
-# PractitionerRole codes (§4.3) and their Danish displays (terminology 2.0.1 CodeSystems).
-ROLES_AUTH: Final = {"ambulancebehandler": "Ambulancebehandler", "laege": "Læge", "osteopat": "Osteopat"}
-ROLES_SKS: Final = {
-    "speciallaege": "Speciallæge",
-    "speciallaegeipraksis": "Speciallæge i praksis",
-    "cheflaege": "Cheflæge",
-    "overlaege": "Overlæge",
-    "afdelingslaege": "Afdelingslæge",
-    "sygehuslaege": "Sygehuslæge",
-    "sygeplejerske": "Sygeplejerske",
-    "sundhedsplejerske": "Sundhedsplejerske",
-    "socialogsundhedsassistent": "Social- og sundhedsassistent",
-    "socialogsundhedsmedhjaelper": "Social- og sundhedsmedhjælper",
-    "socialogsundhedsmehjaelper": "Social- og sundhedsmedhjælper",
-    "sygehjaelper": "Sygehjælper",
-    "plejer": "Plejer",
-    "plejehjemsassistent": "Plejehjemsassistent",
-    "tandlaege": "Tandlæge",
-    "klinisktandtekniker": "Klinisk tandtekniker",
-    "tandplejer": "Tandplejer",
-    "farmaceut": "Farmaceut",
-    "apoteker": "Apoteker",
-    "psykolog": "Psykolog",
-    "pyskolog": "Psykolog",
-    "jordemoder": "Jordemoder",
-    "fysioterapeut": "Fysioterapeut",
-    "ergoterapeut": "Ergoterapeut",
-    "bioanalytiker": "Bioanalytiker",
-    "radiograf": "Radiograf",
-    "diaetist": "Diætist",
-    "diaetistassistent": "Diætistassistent",
-    "audilogiassistent": "Audilogiassistent",
-    "neurofysiologassistent": "Neurofysiologassistent",
-    "kiropraktor": "Kiropraktor",
-    "zoneterapeut": "Zoneterapeut",
-    "psykoterapeut": "Psykoterapeut",
-    "audiologopaed": "Audiologopæd",
-    "laegesekretaer": "Lægesekretær",
-    "ledendelaegesekretaer": "Ledende lægesekretær",
-    "sygeplejesekretaer": "Sygeplejesekretær",
-    "sygeplejesekretear": "Sygeplejesekretær",
-    "fodterapeut": "Fodterapeut",
-    "socialraadgiver": "Socialrådgiver",
-    "ledendesocialraadgiver": "Ledende socialrådgiver",
-    "laerer": "Lærer",
-    "paedagog": "Pædagog",
-    "beskaeftigelsesvejleder": "Beskæftigelsesvejleder",
-    "bandagist": "Bandagist",
-    "skomager": "Skomager",
-    "optiker": "Optiker",
-}
-ROLE_NULLFLAVOR: Final = {"NAVU": "Ikke tilgængelig"}
-
-ROLE_SYSTEMS: Final = {
-    **{code: url.CS_ROLES_SKS for code in ROLES_SKS},
-    **{code: url.CS_ROLES_AUTH for code in ROLES_AUTH},
-    **{code: url.CS_NULLFLAVOR for code in ROLE_NULLFLAVOR},
-}
-ROLE_DISPLAYS: Final = {**ROLES_SKS, **ROLES_AUTH, **ROLE_NULLFLAVOR}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,7 +135,7 @@ class Author(Person):
 
     def __post_init__(self) -> None:
         Person.__post_init__(self)
-        if not _PHONE.fullmatch(self.phone):
+        if not identifiers.PHONE.fullmatch(self.phone):
             raise BuildError(
                 "medcom-core-contact",
                 f"phone {self.phone!r} must be digits with an optional leading '+', e.g. '38683868'",
@@ -238,11 +155,6 @@ class CareTeam:
 
 SpecificParty = Person | CareTeam
 
-ENCOUNTER_CLASSES: Final = frozenset(
-    {"AMB", "EMER", "FLD", "HH", "IMP", "ACUTE", "NONAC", "PRENC", "SS", "VR", "other"}
-)
-_LPR3 = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EpisodeOfCare:
@@ -261,7 +173,7 @@ class EpisodeOfCare:
             raise BuildError(
                 "medcom-careCommunication-9", "an episode-of-care identifier needs system and value"
             )
-        if self.system == url.SYS_LPR3_EPISODE and not _LPR3.fullmatch(self.value):
+        if self.system == url.SYS_LPR3_EPISODE and not identifiers.URN_UUID_V5.fullmatch(self.value):
             raise BuildError(
                 "medcom-core-encounter-lpr3",
                 "an LPR3 episode-of-care id is a UUID v5 as 'urn:uuid:xxxxxxxx-xxxx-5xxx-[89ab]xxx-xxxxxxxxxxxx'",
@@ -271,15 +183,5 @@ class EpisodeOfCare:
                 "medcom-core-encounter-class",
                 f"encounter class {self.encounter_class!r} is not allowed; use one of {sorted(ENCOUNTER_CLASSES)}",
             )
-        if self.status not in {
-            "planned",
-            "arrived",
-            "triaged",
-            "in-progress",
-            "onleave",
-            "finished",
-            "cancelled",
-            "entered-in-error",
-            "unknown",
-        }:
+        if self.status not in ENCOUNTER_STATUSES:
             raise BuildError("medcom-core-encounter-status", f"{self.status!r} is not an R4 Encounter.status")

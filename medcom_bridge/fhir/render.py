@@ -26,8 +26,8 @@ from markupsafe import Markup, escape
 
 from medcom_bridge.fhir import canonical as url
 from medcom_bridge.fhir import model
-from medcom_bridge.fhir.content import CATEGORIES, MIME_TYPES, PRIORITIES
-from medcom_bridge.fhir.parties import ROLE_DISPLAYS
+from medcom_bridge.fhir.content import PRIORITIES
+from medcom_bridge.fhir.terminology import CATEGORIES, MIME_TYPES, ROLE_DISPLAYS
 
 STUB_TEXT = "not included in this message (sent earlier)"
 ACTIVITIES = {

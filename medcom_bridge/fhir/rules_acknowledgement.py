@@ -4,16 +4,12 @@ the two Provenances.
 
 from __future__ import annotations
 
+from medcom_bridge.fhir import canonical as url
 from medcom_bridge.fhir._context import Context, Entry, as_dict, as_list, has_profile, text
 from medcom_bridge.fhir.rules_message import CS_EVENT, coded, expect_target
 
-PROVENANCE_PROFILES = (
-    "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-provenance",
-    "http://medcomfhir.dk/ig/carecommunication/StructureDefinition/medcom-careCommunication-provenance",
-)
-PROFILE_ACK_HEADER = (
-    "http://medcomfhir.dk/ig/acknowledgement/StructureDefinition/medcom-messaging-acknowledgementHeader"
-)
+PROVENANCE_PROFILES = (url.PROFILE_MESSAGING_PROVENANCE, url.PROFILE_CC_PROVENANCE)
+PROFILE_ACK_HEADER = url.PROFILE_ACK_HEADER
 
 
 def check_acknowledgement(ctx: Context, mh: Entry | None) -> None:

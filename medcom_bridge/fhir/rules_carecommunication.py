@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from medcom_bridge import identifiers
+from medcom_bridge.fhir import canonical
 from medcom_bridge.fhir import rules_identifiers as ids
 from medcom_bridge.fhir._codes import VALUE_SETS
 from medcom_bridge.fhir._context import (
@@ -21,26 +23,22 @@ from medcom_bridge.fhir._context import (
 )
 from medcom_bridge.fhir.rules_message import coded, expect_target
 
-CC = "http://medcomfhir.dk/ig/carecommunication/StructureDefinition/"
-PROFILE_HEADER = CC + "medcom-careCommunication-messageHeader"
-PROFILE_PROVENANCE = CC + "medcom-careCommunication-provenance"
-CORE = "http://medcomfhir.dk/ig/core/StructureDefinition/"
-EXT_SENDER = CORE + "medcom-core-sender-extension"
-EXT_DATE = CORE + "medcom-core-datetime-extension"
-EXT_AUTHOR = CORE + "medcom-core-practitioner-extension"
-EXT_CONTACT = CORE + "medcom-core-contact-extension"
-EXT_IDENTIFIER = CORE + "medcom-core-identifier-extension"
+PROFILE_HEADER = canonical.PROFILE_CC_HEADER
+PROFILE_PROVENANCE = canonical.PROFILE_CC_PROVENANCE
+EXT_SENDER = canonical.EXT_SENDER
+EXT_DATE = canonical.EXT_DATE
+EXT_AUTHOR = canonical.EXT_AUTHOR
+EXT_CONTACT = canonical.EXT_CONTACT
+EXT_IDENTIFIER = canonical.EXT_IDENTIFIER
 
-DEFINITION_V4 = "http://medcomfhir.dk/ig/carecommunication/medcom-careCommunication-message-definition|4.0.0"
-DEFINITION_V5_EXAMPLE = "http://medcomfhir.dk/ig/messagedefinitions/MessageDefinition/MedComCareCommunicationMessageDefinition|5.0"
+DEFINITION_V4 = canonical.CC_DEFINITION_4_0
+DEFINITION_V5_EXAMPLE = canonical.CC_DEFINITION_5_0
 # The intended rule (fixed in 5.0.3): the 5.0.2 package leaves '|' unescaped, which matches almost anything.
-DEFINITION_V5 = re.compile(
-    r"http://medcomfhir\.dk/ig/messagedefinitions/MessageDefinition/MedComCareCommunicationMessageDefinition\|5\.[0-9]{1,2}"
-)
-ROLES_VALUE_SET = "http://medcomfhir.dk/ig/terminology/ValueSet/medcom-core-PractitionerRoles"
+DEFINITION_V5 = re.compile(re.escape(canonical.CC_DEFINITION_5_0.rsplit("|", 1)[0]) + r"\|5\.[0-9]{1,2}")
+ROLES_VALUE_SET = canonical.VS_ROLES
 CONTACT = re.compile(r"[+]?[-0-9]")
-CONTACT_INTENDED = re.compile(r"\+?[0-9][-0-9 ]*")
-MIME_VALUE_SET = "http://medcomfhir.dk/ig/terminology/ValueSet/medcom-core-attachmentMimeTypes"
+CONTACT_INTENDED = identifiers.PHONE
+MIME_VALUE_SET = canonical.VS_MIME_TYPES
 # A reference to an OIOXML/EDIFACT predecessor: EAN location number and letter id, in either order (§10).
 OIOXML_PREDECESSOR = re.compile(r"[0-9]{13}#[^#\s]+|[^#\s]+#[0-9]{13}")
 
@@ -246,7 +244,7 @@ def _check_thread_identifier(ctx: Context, comm: Entry) -> None:
 
 def check_uuid_value(ctx: Context, value: str, path: str, what: str) -> None:
     """medcom-uuidv4: the whole value is `urn:uuid:` + a lower-case UUID (error); version nibble 4 (warning)."""
-    if not ids.URN_UUID.fullmatch(value):
+    if not identifiers.URN_UUID.fullmatch(value):
         ctx.error(
             "medcom-uuidv4",
             path,
@@ -690,7 +688,7 @@ def check_encounter(ctx: Context, enc: Entry) -> None:
         ident = as_dict(as_dict(eoc).get("identifier"))
         if ident.get("system") == ids.SYSTEM_LPR3:
             value = text(ident.get("value"))
-            if value is not None and not ids.URN_UUID_V5.fullmatch(value):
+            if value is not None and not identifiers.URN_UUID_V5.fullmatch(value):
                 ctx.error(
                     "identifier-lpr3",
                     f"{enc.path}.episodeOfCare[{i}].identifier.value",

@@ -6,45 +6,22 @@ like. Systems and patterns are from dk-core 3.4.0 and medcom core 3.0.1 (fhir-ca
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-SYSTEM_CPR = "urn:oid:1.2.208.176.1.2"
-SYSTEM_X_ECPR = "urn:oid:1.2.208.176.1.6.1.1"
-D_ECPR_SYSTEMS = frozenset(
-    "urn:oid:1.2.208.176.1.6.1.3" + suffix for suffix in ("", ".177", ".179", ".181", ".183", ".187")
-)
-SYSTEM_SOR = "urn:oid:1.2.208.176.1.1"
-SYSTEM_GLN = "https://www.gs1.org/gln"
-SYSTEM_KOMBIT = "https://kombit.dk/sts/organisation"
-SYSTEM_CVR = "http://cvr.dk"
-SYSTEM_YDERNUMMER = "urn:oid:1.2.208.176.1.4"
-# dk-core-organization-mandatory-identifier also accepts this (the HL7 "SOR" OID used by dk-core).
-SYSTEM_SOR_ALT = "urn:oid:2.16.840.1.113883.2.24.1.1"
-SYSTEM_LPR3 = "https://www.esundhed.dk/Registre/Landspatientregisteret"
+from medcom_bridge import identifiers
+from medcom_bridge.fhir import canonical as url
+from medcom_bridge.identifiers import CPR, CVR, D_ECPR, GLN, SOR, URN_UUID, X_ECPR, cvr_ok, gs1_check_digit_ok
 
-# DDMM with the days each month can have (no Feb 30/31), as in dk-core's CPR regex; YY follows.
-_DDMM = r"(((0[1-9]|[12][0-9]|3[01])(01|03|05|07|08|10|12))|((0[1-9]|[12][0-9]|30)(04|06|09|11))|((0[1-9]|[12][0-9])02))"
-CPR = re.compile(_DDMM + r"[0-9]{6}")
-X_ECPR = re.compile(_DDMM + r"[0-9]{2}[17][A-Z]{2}[0-9]")
-D_ECPR = re.compile(_DDMM + r"[0-9]{2}[056][A-Z]{2}[0-9]")
-SOR = re.compile(r"[0-9]{11,}")
-GLN = re.compile(r"[0-9]{13}")
-CVR = re.compile(r"[0-9]{8}")
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-URN_UUID = re.compile("urn:uuid:" + UUID)
-URN_UUID_V5 = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
-def gs1_check_digit_ok(digits: str) -> bool:
-    """GS1 mod-10: weights 3,1,3,1,... from the right, excluding the check digit."""
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
-
-
-def cvr_ok(digits: str) -> bool:
-    return sum(int(d) * w for d, w in zip(digits, (2, 7, 6, 5, 4, 3, 2, 1), strict=True)) % 11 == 0
+SYSTEM_CPR = url.SYS_CPR
+SYSTEM_X_ECPR = url.SYS_X_ECPR
+D_ECPR_SYSTEMS = url.SYS_D_ECPR_REGIONAL
+SYSTEM_SOR = url.SYS_SOR
+SYSTEM_GLN = url.SYS_EAN
+SYSTEM_KOMBIT = url.SYS_KOMBIT
+SYSTEM_CVR = url.SYS_CVR
+SYSTEM_YDERNUMMER = url.SYS_YDERNUMMER
+SYSTEM_SOR_ALT = url.SYS_SOR_ALT
+SYSTEM_LPR3 = url.SYS_LPR3_EPISODE
 
 
 def check_cpr(value: str) -> str | None:
@@ -100,10 +77,7 @@ def check_kombit(value: str) -> str | None:
 
 
 def _gln_digit(value: str) -> str:
-    for d in "0123456789":
-        if gs1_check_digit_ok(value[:-1] + d):
-            return d
-    return "?"  # pragma: no cover - one digit always fits
+    return str(identifiers.gs1_check_digit(value[:-1]))
 
 
 def _mask(value: str) -> str:

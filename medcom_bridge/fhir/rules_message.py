@@ -4,6 +4,7 @@ MessageHeader destinations, organisations, narrative and profiles (fhir-carecomm
 
 from __future__ import annotations
 
+from medcom_bridge.fhir import canonical as url
 from medcom_bridge.fhir import rules_identifiers as ids
 from medcom_bridge.fhir._context import (
     Context,
@@ -17,11 +18,9 @@ from medcom_bridge.fhir._context import (
     text,
 )
 
-EXT_DESTINATION_USE = (
-    "http://medcomfhir.dk/ig/messaging/StructureDefinition/medcom-messaging-destinationUseExtension"
-)
-CS_DESTINATION_USE = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-destinationUse"
-CS_EVENT = "http://medcomfhir.dk/ig/terminology/CodeSystem/medcom-messaging-eventCodes"
+EXT_DESTINATION_USE = url.EXT_DESTINATION_USE
+CS_DESTINATION_USE = url.CS_DESTINATION_USE
+CS_EVENT = url.CS_EVENT
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # clinical guideline §8 (VANS limit); the hub may accept up to 100 MB
 
 

@@ -133,6 +133,8 @@ class ConversionOutcome:
     correlations: tuple[Correlation, ...] = ()
     findings: tuple[Finding, ...] = ()
     bundle_id: str | None = None
+    record: bytes | None = None
+    """The converter's full correlation record (§6, JSON), stored with the flow and given back to `answer`."""
 
     @property
     def ok(self) -> bool:
@@ -173,8 +175,10 @@ class Converter(Protocol):
         *,
         now: datetime,
         new_id: IdFactory,
+        record: bytes | None = None,
     ) -> ReceiptOutcome:
-        """Aggregate/convert the receipts collected so far per the tables of §7."""
+        """Aggregate/convert the receipts collected so far per the tables of §7; `record` is the newest
+        `ConversionOutcome.record` of the flow."""
         ...
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +50,30 @@ def intake_key(data: bytes, envelope_id: str | None) -> str:
 class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._unsynced: set[Path] | None = None
+
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Group commit for folders: inside this block the folder fsync after each rename or unlink is postponed
+        and done once per folder on leaving it. Every file's data is still fsynced before its rename, so the
+        caller only has to leave the block before it commits what depends on the folder entries (a delivery
+        is committed after the block; a removal from out/ happens after the commit anyway)."""
+        if self._unsynced is not None:  # nested: the outer block syncs
+            yield
+            return
+        self._unsynced = set()
+        try:
+            yield
+        finally:
+            folders, self._unsynced = self._unsynced, None
+            for folder in sorted(folders):
+                _fsync_dir(folder)
+
+    def _sync_dir(self, folder: Path) -> None:
+        if self._unsynced is None:
+            _fsync_dir(folder)
+        else:
+            self._unsynced.add(folder)
 
     def parties(self) -> list[str]:
         """Location numbers that have a mailbox folder."""
@@ -82,14 +108,14 @@ class Spool:
             file.path.unlink()
         except FileNotFoundError:  # already removed by an earlier run that died before noting it
             return
-        _fsync_dir(file.path.parent)
+        self._sync_dir(file.path.parent)
 
     def deliver(self, ean: str, name: str, data: bytes) -> Path:
         """Put `data` into the party's `in/` as `name` (atomic). Delivering the same bytes again is a no-op;
         different bytes under an existing name are refused rather than overwritten."""
         _check_name(name)
         folder = self.ensure_party(ean) / "in"
-        return _write_once(folder / name, data)
+        return _write_once(folder / name, data, self._sync_dir)
 
     def quarantine(
         self, name: str, data: bytes, reason: str, *, ean: str | None = None, now: datetime | None = None
@@ -140,16 +166,16 @@ def _safe_base(name: str) -> str:
     return base if base.endswith(".xml") else base + ".xml"
 
 
-def _write_once(path: Path, data: bytes) -> Path:
+def _write_once(path: Path, data: bytes, sync_dir: Callable[[Path], None] | None = None) -> Path:
     if path.exists():
         if path.read_bytes() == data:
             return path
         raise FileExistsError(f"{path} exists with different content; refusing to overwrite")
-    _write_atomic(path, data)
+    _write_atomic(path, data, sync_dir)
     return path
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, sync_dir: Callable[[Path], None] | None = None) -> None:
     """tmp + fsync + rename + fsync(dir): readers see the whole file or none of it, even after a crash."""
     tmp = path.with_name(path.stem + ".tmp") if path.suffix == ".xml" else path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
@@ -157,7 +183,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    (sync_dir or _fsync_dir)(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,13 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Table,
+    and_,
+    bindparam,
     create_engine,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -218,7 +221,9 @@ class Store:
     def transaction(self) -> Iterator[Tx]:
         """One unit of work: commits on normal exit, rolls back on any exception."""
         with self.engine.begin() as conn:
-            yield Tx(conn, self._ids)
+            tx = Tx(conn, self._ids)
+            yield tx
+            tx.flush()  # the buffered trace events go in before the commit, in the same transaction
 
     def close(self) -> None:
         self.engine.dispose()
@@ -234,35 +239,157 @@ class Store:
         return fired
 
 
+# Hot statements are built once: SQLAlchemy then reuses their cache key and compiled form, which makes each
+# execution about five times cheaper than building the statement anew (bench/hub.py, profile).
+_FIND_KEY = select(t.keys.c.flow_id).where(
+    t.keys.c.namespace == bindparam("k_namespace"), t.keys.c.value == bindparam("k_value")
+)
+_PAYLOAD = select(t.payloads.c.data).where(t.payloads.c.sha256 == bindparam("k_sha"))
+_INSERT_MESSAGE = insert(t.messages)
+_INSERT_EVENT = insert(t.events)
+_INSERT_FLOW = insert(t.flows)
+_INSERT_TIMER = insert(t.timers)
+_NEXT_SEQ = select(func.max(t.events.c.seq)).where(t.events.c.flow_id == bindparam("k_flow"))
+_LAST_SEQS = (
+    select(t.events.c.flow_id, func.max(t.events.c.seq))
+    .where(t.events.c.flow_id.in_(bindparam("k_flows", expanding=True)))
+    .group_by(t.events.c.flow_id)
+)
+_SET_ROLE = update(t.messages).where(t.messages.c.id == bindparam("k_id")).values(role=bindparam("v_role"))
+_DELIVERED = (
+    update(t.messages)
+    .where(t.messages.c.id == bindparam("k_id"))
+    .values(delivered_at=bindparam("v_at"), file_name=bindparam("v_name"))
+)
+_INSERT_CORRELATION = insert(t.correlations)
+_CORRELATIONS_OF_FLOW = (
+    select(t.correlations)
+    .where(t.correlations.c.flow_id == bindparam("k_flow"))
+    .order_by(t.correlations.c.id)
+)
+_FLOW_ROW = select(t.flows).where(t.flows.c.id == bindparam("k_flow"))
+_FLOW_ROW_LOCKED = _FLOW_ROW.with_for_update()
+_FLOW_ROWS_LOCKED = (
+    select(t.flows)
+    .where(t.flows.c.id.in_(bindparam("k_flows", expanding=True)))
+    .order_by(t.flows.c.id)  # one lock order for every worker: no deadlocks between batches
+    .with_for_update()
+)
+_MESSAGES_OF = (
+    select(t.messages)
+    .where(t.messages.c.flow_id.in_(bindparam("k_flows", expanding=True)))
+    .order_by(t.messages.c.created_at, t.messages.c.id)
+)
+_MESSAGES = (
+    select(t.messages)
+    .where(t.messages.c.flow_id == bindparam("k_flow"))
+    .order_by(t.messages.c.created_at, t.messages.c.id)
+)
+_SAVE_FLOW = (
+    update(t.flows)
+    .where(t.flows.c.id == bindparam("k_flow"), t.flows.c.version == bindparam("k_version"))
+    .values(
+        state=bindparam("v_state"),
+        route=bindparam("v_route"),
+        has_letter=bindparam("v_has_letter"),
+        updated_at=bindparam("v_updated_at"),
+        closed_at=bindparam("v_closed_at"),
+        version=bindparam("v_version"),
+    )
+)
+_CANCEL_TIMER = (
+    update(t.timers)
+    .where(
+        t.timers.c.flow_id == bindparam("k_flow"),
+        t.timers.c.kind == bindparam("k_kind"),
+        t.timers.c.status == "pending",
+    )
+    .values(status="cancelled", done_at=bindparam("v_done_at"))
+)
+_INSERT_IGNORE: dict[tuple[str, str, bool], Any] = {}
+_FIND_KEYS: dict[int, Any] = {}
+
+
+def _find_keys_statement(n: int) -> Any:
+    statement = _FIND_KEYS.get(n)
+    if statement is None:
+        keys = t.keys.c
+        statement = _FIND_KEYS[n] = select(keys.namespace, keys.value, keys.flow_id).where(
+            or_(
+                *(
+                    and_(keys.namespace == bindparam(f"k_ns{i}"), keys.value == bindparam(f"k_v{i}"))
+                    for i in range(n)
+                )
+            )
+        )
+    return statement
+
+
+def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], returning: bool) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING [RETURNING], built once per dialect, table and form."""
+    statement = _INSERT_IGNORE.get((dialect, table.name, returning))
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise NotImplementedError(f"database {dialect!r} is not supported")
+        if returning:
+            statement = statement.returning(table.c[conflict[0]])
+        _INSERT_IGNORE[(dialect, table.name, returning)] = statement
+    return statement
+
+
 class Tx:
     """The operations of one transaction. Only the hub's shell uses this; the core never sees a database."""
 
     def __init__(self, conn: Connection, ids: Callable[[], str]) -> None:
         self.conn = conn
         self._ids = ids
+        # What this transaction itself wrote or read, so that it need not ask the database again: payloads by
+        # digest (content-addressed, so never stale) and each flow's last event sequence number (events are
+        # appended only through this object while the transaction lasts; the unique (flow_id, seq) key still
+        # refuses a concurrent writer's clash).
+        self._payloads: dict[str, bytes] = {}
+        self._seqs: dict[str, int] = {}
+        # Flow rows this transaction locked or wrote (True = locked or created here, so nobody else can change
+        # them until we commit; every save is still version-checked), and the message lists it read, kept up
+        # to date by its own writes. Both save the re-reads that made up half of a flow's statements.
+        self._flows: dict[str, tuple[dict[str, Any], bool]] = {}
+        self._messages: dict[str, list[StoredMessage]] = {}
+        self._timers: dict[str, set[str]] = {}  # flows created here: the timer kinds this transaction set
+        self._events: list[dict[str, Any]] = []  # appended trace events, written in one executemany
 
     # -- flows ---------------------------------------------------------------------------------------------
     def create_flow(self, now: datetime, info: FlowInfo = FlowInfo(), note: Note = Note()) -> Flow:
         flow = Flow(id=self._ids())
-        self.conn.execute(
-            insert(t.flows).values(
-                id=flow.id,
-                state=flow.state.value,
-                route=None,
-                has_letter=False,
-                sender_gln=info.sender_gln,
-                receiver_gln=info.receiver_gln,
-                letter_id=info.letter_id,
-                envelope_id=info.envelope_id,
-                bundle_id=info.bundle_id,
-                kind=info.kind,
-                patient_key=info.patient_key,
-                receipt_expected=info.receipt_expected,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-        )
+        row: dict[str, Any] = {
+            "id": flow.id,
+            "state": flow.state.value,
+            "route": None,
+            "has_letter": False,
+            "sender_gln": info.sender_gln,
+            "receiver_gln": info.receiver_gln,
+            "letter_id": info.letter_id,
+            "envelope_id": info.envelope_id,
+            "bundle_id": info.bundle_id,
+            "kind": info.kind,
+            "patient_key": info.patient_key,
+            "receipt_expected": info.receipt_expected,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        self.conn.execute(_INSERT_FLOW, row)
+        self._flows[flow.id] = ({**row, "closed_at": None}, True)
+        self._messages[flow.id] = []
+        self._timers[flow.id] = set()
+        self._seqs[flow.id] = 0  # a new flow has no events: no need to ask for the highest sequence number
         self._trace(flow.id, now, None, flow.state, Step.RECEIVED, None, note, info)
         return flow
 
@@ -275,18 +402,42 @@ class Tx:
             has_letter=bool(row["has_letter"]),
         )
 
-    def flow_row(self, flow_id: str, *, lock: bool = False) -> RowMapping:
-        query = select(t.flows).where(t.flows.c.id == flow_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+    def flow_row(self, flow_id: str, *, lock: bool = False) -> Mapping[str, Any]:
+        cached = self._flows.get(flow_id)
+        if cached is not None and (cached[1] or not lock):
+            return cached[0]
+        query = _FLOW_ROW_LOCKED if lock else _FLOW_ROW
+        row = self.conn.execute(query, {"k_flow": flow_id}).mappings().first()
         if row is None:
             raise UnknownFlow(flow_id)
-        return row
+        self._flows[flow_id] = (dict(row), lock)
+        return self._flows[flow_id][0]
 
-    def update_info(self, flow_id: str, **values: str | None) -> None:
+    def preload(self, flow_ids: list[str]) -> None:
+        """Lock and read a batch of flows and their messages in two queries instead of two per flow."""
+        rows_wanted = sorted({f for f in flow_ids if not self._flows.get(f, ({}, False))[1]})
+        for start in range(0, len(rows_wanted), 500):
+            chunk = rows_wanted[start : start + 500]
+            for row in self.conn.execute(_FLOW_ROWS_LOCKED, {"k_flows": chunk}).mappings():
+                self._flows[row["id"]] = (dict(row), True)
+        messages_wanted = sorted({f for f in flow_ids if f not in self._messages})
+        for start in range(0, len(messages_wanted), 500):
+            chunk = messages_wanted[start : start + 500]
+            found: dict[str, list[StoredMessage]] = {f: [] for f in chunk}
+            for row in self.conn.execute(_MESSAGES_OF, {"k_flows": chunk}).mappings():
+                found[row["flow_id"]].append(_message(row))
+            self._messages.update(found)
+        seqs_wanted = sorted({f for f in flow_ids if f not in self._seqs})
+        for start in range(0, len(seqs_wanted), 500):
+            chunk = seqs_wanted[start : start + 500]
+            last = {f: 0 for f in chunk}
+            last.update({f: seq for f, seq in self.conn.execute(_LAST_SEQS, {"k_flows": chunk})})
+            self._seqs.update(last)
+
+    def update_info(self, flow_id: str, **values: str | bool | None) -> None:
         """Fill in searchable facts learnt later (e.g. the Bundle.id of the converted message)."""
         allowed = {
+            "receipt_expected",
             "sender_gln",
             "receiver_gln",
             "letter_id",
@@ -298,6 +449,9 @@ class Tx:
         if not set(values) <= allowed:
             raise ValueError(f"not a flow fact: {sorted(set(values) - allowed)}")
         self.conn.execute(update(t.flows).where(t.flows.c.id == flow_id).values(**values))
+        cached = self._flows.get(flow_id)
+        if cached is not None:
+            cached[0].update(values)
 
     def apply(
         self, flow_id: str, event: Event, now: datetime, note: Note = Note()
@@ -312,21 +466,37 @@ class Tx:
         )
         new, effects = step(flow, event, now)
         result = self.conn.execute(
-            update(t.flows)
-            .where(t.flows.c.id == flow_id, t.flows.c.version == row["version"])
-            .values(
-                state=new.state.value,
-                route=new.route.value if new.route else None,
-                has_letter=new.has_letter,
-                updated_at=now,
-                closed_at=now
+            _SAVE_FLOW,
+            {
+                "k_flow": flow_id,
+                "k_version": row["version"],
+                "v_state": new.state.value,
+                "v_route": new.route.value if new.route else None,
+                "v_has_letter": new.has_letter,
+                "v_updated_at": now,
+                "v_closed_at": now
                 if new.state is State.CLOSED and flow.state is not State.CLOSED
                 else row["closed_at"],
-                version=row["version"] + 1,
-            )
+                "v_version": row["version"] + 1,
+            },
         )
         if result.rowcount != 1:
+            self._flows.pop(flow_id, None)
             raise ConcurrentUpdate(flow_id)
+        self._flows[flow_id] = (
+            {
+                **row,
+                "state": new.state.value,
+                "route": new.route.value if new.route else None,
+                "has_letter": new.has_letter,
+                "updated_at": now,
+                "closed_at": now
+                if new.state is State.CLOSED and flow.state is not State.CLOSED
+                else row["closed_at"],
+                "version": row["version"] + 1,
+            },
+            True,
+        )
         actions: list[Action] = []
         for effect in effects:
             if isinstance(effect, StartTimer):
@@ -370,20 +540,37 @@ class Tx:
     def put_payload(self, data: bytes, now: datetime) -> str:
         """Store `data` once per content; returns its SHA-256."""
         digest = sha256(data)
-        exists = self.conn.execute(select(t.payloads.c.sha256).where(t.payloads.c.sha256 == digest)).first()
-        if exists is None:  # a concurrent worker storing the same bytes first is fine: insert-or-ignore
-            self._insert_ignore(
-                t.payloads, ["sha256"], sha256=digest, size=len(data), data=data, created_at=now
-            )
+        if digest in self._payloads:
+            return digest
+        # Insert-or-ignore in one statement: the same bytes stored before (or by a concurrent worker) are fine.
+        self._insert_ignore(t.payloads, ["sha256"], sha256=digest, size=len(data), data=data, created_at=now)
+        self._payloads[digest] = data
         return digest
 
     def payload(self, digest: str) -> bytes:
-        data = self.conn.execute(
-            select(t.payloads.c.data).where(t.payloads.c.sha256 == digest)
-        ).scalar_one_or_none()
+        cached = self._payloads.get(digest)
+        if cached is not None:
+            return cached
+        data = self.conn.execute(_PAYLOAD, {"k_sha": digest}).scalar_one_or_none()
         if data is None:
             raise LookupError(f"no payload {digest}")
-        return bytes(data)
+        self._payloads[digest] = bytes(data)
+        return self._payloads[digest]
+
+    def payloads(self, digests: list[str]) -> dict[str, bytes]:
+        """Several payloads in one query (the delivery step's batch); raises LookupError for a missing one."""
+        wanted = sorted({d for d in digests if d not in self._payloads})
+        for start in range(0, len(wanted), 500):  # stay well below the databases' bind-parameter limits
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(
+                select(t.payloads.c.sha256, t.payloads.c.data).where(t.payloads.c.sha256.in_(chunk))
+            )
+            for digest, data in rows:
+                self._payloads[digest] = bytes(data)
+        missing = [d for d in digests if d not in self._payloads]
+        if missing:
+            raise LookupError(f"no payload {missing[0]}")
+        return {d: self._payloads[d] for d in digests}
 
     def add_message(
         self,
@@ -403,36 +590,46 @@ class Tx:
         if direction not in ("in", "out"):
             raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
         message_id = self._ids()
-        self.conn.execute(
-            insert(t.messages).values(
-                id=message_id,
-                flow_id=flow_id,
-                direction=direction,
-                role=role,
-                kind=kind,
-                envelope_id=envelope_id,
-                letter_id=letter_id,
-                sender_gln=sender_gln,
-                receiver_gln=receiver_gln,
-                payload_sha256=payload_sha256,
-                file_name=file_name,
-                created_at=now,
-                delivered_at=None,
-            )
-        )
+        row: dict[str, Any] = {
+            "id": message_id,
+            "flow_id": flow_id,
+            "direction": direction,
+            "role": role,
+            "kind": kind,
+            "envelope_id": envelope_id,
+            "letter_id": letter_id,
+            "sender_gln": sender_gln,
+            "receiver_gln": receiver_gln,
+            "payload_sha256": payload_sha256,
+            "file_name": file_name,
+            "created_at": now,
+            "delivered_at": None,
+        }
+        self.conn.execute(_INSERT_MESSAGE, row)
+        known = self._messages.get(flow_id)
+        if known is not None:
+            known.append(_message(row))
+            known.sort(key=lambda m: (m.created_at, m.id))  # the order `messages()` reads them in
         return message_id
 
     def set_message_role(self, message_id: str, role: str) -> None:
         """Re-label an inbound message (e.g. a late partner that was forwarded, not converted)."""
-        self.conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(role=role))
+        self.conn.execute(_SET_ROLE, {"k_id": message_id, "v_role": role})
+        self._update_cached(message_id, role=role)
 
     def messages(self, flow_id: str) -> list[StoredMessage]:
-        rows = self.conn.execute(
-            select(t.messages)
-            .where(t.messages.c.flow_id == flow_id)
-            .order_by(t.messages.c.created_at, t.messages.c.id)
-        ).mappings()
-        return [_message(r) for r in rows]
+        known = self._messages.get(flow_id)
+        if known is None:
+            rows = self.conn.execute(_MESSAGES, {"k_flow": flow_id}).mappings()
+            known = self._messages[flow_id] = [_message(r) for r in rows]
+        return list(known)
+
+    def _update_cached(self, message_id: str, **values: Any) -> None:
+        for known in self._messages.values():
+            for i, m in enumerate(known):
+                if m.id == message_id:
+                    known[i] = replace(m, **values)
+                    return
 
     def pending_outputs(self, *, limit: int = 1000) -> list[StoredMessage]:
         """Outbound messages not yet delivered, oldest first (the delivery step's work list)."""
@@ -448,14 +645,17 @@ class Tx:
         values: dict[str, Any] = {"delivered_at": now}
         if file_name is not None:
             values["file_name"] = file_name
-        self.conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
+            self.conn.execute(_DELIVERED, {"k_id": message_id, "v_at": now, "v_name": file_name})
+        else:
+            self.conn.execute(update(t.messages).where(t.messages.c.id == message_id).values(**values))
+        self._update_cached(message_id, **{**values, "delivered_at": utc(now)})
 
     # -- keys: dedup (reliable messaging), pairing, intake idempotency ------------------------------------
     def claim_key(
         self, namespace: str, value: str, flow_id: str, now: datetime, message_id: str | None = None
     ) -> str | None:
         """Record that (namespace, value) belongs to `flow_id`; returns the other flow that claimed it first, if any."""
-        self._insert_ignore(
+        inserted = self._insert_ignore(
             t.keys,
             ["namespace", "value"],
             namespace=namespace,
@@ -464,52 +664,76 @@ class Tx:
             message_id=message_id,
             created_at=now,
         )
+        if inserted:  # RETURNING said the row is ours: no second statement to ask who owns it
+            return None
         owner = self.find_key(namespace, value)
         return None if owner == flow_id else owner
 
-    def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> None:
-        """INSERT ... ON CONFLICT DO NOTHING: one statement, and no aborted transaction on a race."""
-        dialect = self.conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+    def claim_keys(
+        self, claims: list[tuple[str, str]], flow_id: str, now: datetime, message_id: str | None = None
+    ) -> None:
+        """`claim_key` for several keys at once, for callers that do not need to know earlier owners: one
+        executemany (the unique (namespace, value) key keeps the first owner)."""
+        if not claims:
+            return
+        rows = [
+            {"namespace": ns, "value": value, "flow_id": flow_id, "message_id": message_id, "created_at": now}
+            for ns, value in dict.fromkeys(claims)
+        ]
+        if len(rows) == 1:
+            self._insert_ignore(t.keys, ["namespace", "value"], **rows[0])
+            return
+        self.conn.execute(
+            _insert_ignore_statement(self.conn.dialect.name, t.keys, ["namespace", "value"], False), rows
+        )
 
-            self.conn.execute(
-                pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-            )
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no aborted transaction on a race, and
+        True exactly when this call inserted the row."""
+        statement = _insert_ignore_statement(self.conn.dialect.name, table, conflict, True)
+        return self.conn.execute(statement, values).first() is not None
 
-            self.conn.execute(
-                sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-            )
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise NotImplementedError(f"database {dialect!r} is not supported")
+    def find_keys(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Owners of several keys in one query (intake, envelope and letter keys of one message)."""
+        if not wanted:
+            return {}
+        params: dict[str, str] = {}
+        for i, (ns, value) in enumerate(wanted):
+            params[f"k_ns{i}"], params[f"k_v{i}"] = ns, value
+        rows = self.conn.execute(_find_keys_statement(len(wanted)), params)
+        return {(ns, value): flow_id for ns, value, flow_id in rows}
 
     def find_key(self, namespace: str, value: str) -> str | None:
-        return self.conn.execute(
-            select(t.keys.c.flow_id).where(t.keys.c.namespace == namespace, t.keys.c.value == value)
+        found: str | None = self.conn.execute(
+            _FIND_KEY, {"k_namespace": namespace, "k_value": value}
         ).scalar_one_or_none()
+        return found
 
     # -- correlation (§6) ----------------------------------------------------------------------------------
     def add_correlation(self, c: Correlation, now: datetime) -> None:
         self.conn.execute(
-            insert(t.correlations).values(
-                flow_id=c.flow_id,
-                oioxml_kind=c.oioxml_kind,
-                oioxml_envelope_id=c.oioxml_envelope_id,
-                oioxml_letter_id=c.oioxml_letter_id,
-                oioxml_version_code=c.oioxml_version_code,
-                bundle_id=c.bundle_id,
-                message_header_id=c.message_header_id,
-                created_at=now,
-            )
+            _INSERT_CORRELATION,
+            {
+                "flow_id": c.flow_id,
+                "oioxml_kind": c.oioxml_kind,
+                "oioxml_envelope_id": c.oioxml_envelope_id,
+                "oioxml_letter_id": c.oioxml_letter_id,
+                "oioxml_version_code": c.oioxml_version_code,
+                "bundle_id": c.bundle_id,
+                "message_header_id": c.message_header_id,
+                "created_at": now,
+            },
         )
 
     def correlations(self, **where: str) -> list[Correlation]:
         """Correlation rows by any of their id columns, e.g. `oioxml_letter_id=...` or `message_header_id=...`."""
-        query = select(t.correlations).order_by(t.correlations.c.id)
-        for name, value in where.items():
-            query = query.where(t.correlations.c[name] == value)
+        if set(where) == {"flow_id"}:  # the hub's own question, on every receipt: a prebuilt statement
+            rows = self.conn.execute(_CORRELATIONS_OF_FLOW, {"k_flow": where["flow_id"]}).mappings()
+        else:
+            query = select(t.correlations).order_by(t.correlations.c.id)
+            for name, value in where.items():
+                query = query.where(t.correlations.c[name] == value)
+            rows = self.conn.execute(query).mappings()
         return [
             Correlation(
                 flow_id=r["flow_id"],
@@ -520,7 +744,7 @@ class Tx:
                 bundle_id=r["bundle_id"],
                 message_header_id=r["message_header_id"],
             )
-            for r in self.conn.execute(query).mappings()
+            for r in rows
         ]
 
     # -- timers --------------------------------------------------------------------------------------------
@@ -528,19 +752,20 @@ class Tx:
         """Start (or restart) the flow's timer of this kind: at most one pending timer per kind and flow."""
         self.cancel_timer(flow_id, timer, now)
         self.conn.execute(
-            insert(t.timers).values(
-                flow_id=flow_id, kind=timer.value, due_at=due, status="pending", done_at=None
-            )
+            _INSERT_TIMER,
+            {"flow_id": flow_id, "kind": timer.value, "due_at": due, "status": "pending", "done_at": None},
         )
+        known = self._timers.get(flow_id)
+        if known is not None:
+            known.add(timer.value)
 
     def cancel_timer(self, flow_id: str, timer: Timer, now: datetime) -> None:
-        self.conn.execute(
-            update(t.timers)
-            .where(
-                t.timers.c.flow_id == flow_id, t.timers.c.kind == timer.value, t.timers.c.status == "pending"
-            )
-            .values(status="cancelled", done_at=now)
-        )
+        known = self._timers.get(flow_id)
+        if known is not None and timer.value not in known:
+            return  # a flow created in this transaction has no such timer: nothing to cancel
+        self.conn.execute(_CANCEL_TIMER, {"k_flow": flow_id, "k_kind": timer.value, "v_done_at": now})
+        if known is not None:
+            known.discard(timer.value)
 
     def pending_timers(self, flow_id: str) -> dict[Timer, datetime]:
         rows = self.conn.execute(
@@ -586,21 +811,29 @@ class Tx:
 
     # -- the event log (append-only: there is no update or delete here) ------------------------------------
     def append(self, trace: TraceEvent) -> TraceEvent:
-        seq = self._next_seq(trace.flow_id)
-        self.conn.execute(insert(t.events).values(**_event_row(trace, seq)))
+        """Append a trace event. It is written with the transaction's other events when the transaction ends
+        (or before anything reads events), in one executemany: the event log is append-only and nothing in
+        the transaction depends on the rows being there earlier."""
+        last = self._seqs.get(trace.flow_id)
+        if last is None:
+            last = self.conn.execute(_NEXT_SEQ, {"k_flow": trace.flow_id}).scalar_one_or_none() or 0
+        seq = last + 1
+        self._seqs[trace.flow_id] = seq
+        self._events.append(_event_row(trace, seq))
         return _with_seq(trace, seq)
 
+    def flush(self) -> None:
+        """Write the buffered trace events (called by `Store.transaction()` before it commits)."""
+        if self._events:
+            rows, self._events = self._events, []
+            self.conn.execute(_INSERT_EVENT, rows)
+
     def events(self, flow_id: str) -> list[TraceEvent]:
+        self.flush()
         rows = self.conn.execute(
             select(t.events).where(t.events.c.flow_id == flow_id).order_by(t.events.c.seq)
         ).mappings()
         return [_event_from_row(r) for r in rows]
-
-    def _next_seq(self, flow_id: str) -> int:
-        current = self.conn.execute(
-            select(func.max(t.events.c.seq)).where(t.events.c.flow_id == flow_id)
-        ).scalar_one_or_none()
-        return (current or 0) + 1
 
     def _trace(
         self,
@@ -627,8 +860,8 @@ class Tx:
                 subtype=note.subtype or default_subtype(chosen_step),
                 outcome=Outcome.FAILURE if failure is not None else Outcome.SUCCESS,
                 failure=failure,
-                reason=note.reason,
-                cause=note.cause,
+                reason=_fit(note.reason, 512),
+                cause=_fit(note.cause, 64),
                 receipt=receipt,
                 route=route,
                 flow_event=event.value if event is not None else None,
@@ -647,7 +880,12 @@ class Tx:
         )
 
 
-def _message(r: RowMapping) -> StoredMessage:
+def _fit(text: str | None, limit: int) -> str | None:
+    """Reasons come from findings of any length; the column is bounded (PostgreSQL would refuse more)."""
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _message(r: Mapping[Any, Any]) -> StoredMessage:
     return StoredMessage(
         id=r["id"],
         flow_id=r["flow_id"],
@@ -716,6 +954,4 @@ def _event_from_row(r: RowMapping) -> TraceEvent:
 
 
 def _with_seq(e: TraceEvent, seq: int) -> TraceEvent:
-    from dataclasses import replace
-
     return replace(e, seq=seq)

@@ -56,7 +56,7 @@ from medcom_bridge.oioxml.text import (
     Space,
     Styled,
 )
-from medcom_bridge.xmlsafe import XmlError, declared_encoding, parse_xml
+from medcom_bridge.xmlsafe import XmlError, parse_xml, read_prolog
 
 SUPPORTED_NAMESPACES = (NS_2006, NS_2012, NS_2005, NS_2020)
 BODY_NAMES = ("ClinicalEmail", "BinaryLetter", "PositiveReceipt", "NegativeReceipt", "NegativeVansReceipt")
@@ -77,7 +77,8 @@ class OioxmlError(ValueError):
 # ===================================================================================== reading
 def read_root(data: bytes) -> tuple[etree._Element, tuple[Finding, ...]]:
     """Parse bytes safely, applying the encoding-mismatch rule. Raises XmlError for unreadable XML."""
-    declared = declared_encoding(data)
+    prolog = read_prolog(data)
+    declared = prolog.encoding
     if declared in _LATIN1_NAMES and _is_multibyte_utf8(data):
         fixed = _DECL_ENCODING.sub(rb"\1\2UTF-8\2", data, count=1)
         note = warning(
@@ -87,7 +88,7 @@ def read_root(data: bytes) -> tuple[etree._Element, tuple[Finding, ...]]:
             'read as UTF-8 — the sender should declare encoding="UTF-8" or write ISO-8859-1 bytes',
         )
         return parse_xml(fixed), (note,)
-    return parse_xml(data), ()
+    return parse_xml(data, prolog=prolog), ()
 
 
 def _is_multibyte_utf8(data: bytes) -> bool:
@@ -228,32 +229,43 @@ def _reqs(v: V, name: str, path: str) -> str:
 
 
 def _datetime(v: V, name: str, path: str) -> dt.datetime:
-    where = f"{path}/{name}"
-    d = cast(V, _req(v, name, path))
-    date = " ".join(_reqs(d, "Date", where).split())
-    time = _reqs(d, "Time", where)
+    d = v.get(name)
+    if d is None:
+        raise OioxmlError("oioxml-structure", path, f"missing required element {name}")
+    date = d.get("Date")
+    time = d.get("Time")
+    if date is None or time is None:
+        raise OioxmlError(
+            "oioxml-structure",
+            f"{path}/{name}",
+            f"missing required element {'Date' if date is None else 'Time'}",
+        )
     m = _DATE_RE.fullmatch(date)
+    if m is None:  # xs:date collapses whitespace; the plain form above is the common case
+        date = " ".join(date.split())
+        m = _DATE_RE.fullmatch(date)
     t = _TIME_RE.fullmatch(time)
     if m is None or t is None:
         raise OioxmlError(
             "oioxml-datetime",
-            where,
+            f"{path}/{name}",
             f"cannot read date {date!r} / time {time!r}; expected YYYY-MM-DD and hh:mm",
         )
+    zone = m.group(4)
     tz: dt.tzinfo | None = None
-    if m.group(4):
-        if m.group(4) == "Z":
+    if zone:
+        if zone == "Z":
             tz = dt.UTC
         else:
-            sign = -1 if m.group(4)[0] == "-" else 1
-            tz = dt.timezone(sign * dt.timedelta(hours=int(m.group(4)[1:3]), minutes=int(m.group(4)[4:6])))
+            sign = -1 if zone[0] == "-" else 1
+            tz = dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
     try:
         return dt.datetime(
             int(m.group(1)), int(m.group(2)), int(m.group(3)), int(t.group(1)), int(t.group(2)), tzinfo=tz
         )
     except ValueError as exc:
         raise OioxmlError(
-            "oioxml-datetime", where, f"{date} {time} is not a valid date and time: {exc}"
+            "oioxml-datetime", f"{path}/{name}", f"{date} {time} is not a valid date and time: {exc}"
         ) from None
 
 
@@ -558,31 +570,39 @@ def _time(d: dt.datetime) -> str:
     return f"{d.hour:02d}:{d.minute:02d}"
 
 
+# Indentation by depth (our deepest element is 5 levels down; Local_Elements is written as one piece).
+_PADS = tuple("\n" + "  " * depth for depth in range(32))
+_NO_PADS = ("",) * 32
+
+
 class _Out:
     """Appends XML text; element-only content is indented, formatted text is written verbatim."""
 
-    __slots__ = ("depth", "indent", "parts")
+    __slots__ = ("depth", "indent", "pads", "parts")
 
     def __init__(self, indent: bool) -> None:
         self.parts: list[str] = []
         self.indent = indent
         self.depth = 0
+        self.pads = _PADS if indent else _NO_PADS
 
     def _pad(self) -> str:
-        return "\n" + "  " * self.depth if self.indent and self.parts else ""
+        return self.pads[self.depth] if self.parts else ""
 
     def open(self, name: str, attributes: str = "") -> None:
-        self.parts.append(f"{self._pad()}<{name}{attributes}>")
+        parts = self.parts
+        parts.append(f"{self.pads[self.depth] if parts else ''}<{name}{attributes}>")
         self.depth += 1
 
     def close(self, name: str) -> None:
         self.depth -= 1
-        self.parts.append(f"{self._pad()}</{name}>")
+        self.parts.append(f"{self.pads[self.depth]}</{name}>")
         if self.depth == 0 and self.indent:
             self.parts.append("\n")
 
     def leaf(self, name: str, value: str) -> None:
-        self.parts.append(f"{self._pad()}<{name}>{value.translate(_ESCAPE)}</{name}>")
+        # Every leaf follows its parent's start tag, so `parts` is never empty here.
+        self.parts.append(f"{self.pads[self.depth]}<{name}>{value.translate(_ESCAPE)}</{name}>")
 
     def opt(self, name: str, value: str | None) -> None:
         if value is not None:

@@ -49,6 +49,9 @@ PROBLEM_MED_MODTAGER_ID = "problem_med_modtagerID"  # problem with the receiver 
 PROBLEM_MED_VERSION = "problem_med_version"  # unsupported version (VER)
 SYNTAKSFEJL = "syntaksfejl"  # syntax error (SYN)
 
+# EDIFACT heritage: a refuse text is one FTX segment of 5 x 70 characters, the longest every receiver shows.
+REFUSE_TEXT_MAX = 350
+
 # The standard VANS text for a failed conversion (conversion use cases §4.4; a required literal).
 CONVERSION_FAILED_TEXT = (
     "Konverteringen ml. XML/EDI og FHIR kunne ikke udføres korrekt pga. tekniske el. "

@@ -8,7 +8,9 @@ The checker walks an lxml tree and reports what the XSD would reject — missing
 unknown elements, text where only elements belong, undeclared attributes, bad lengths, codes, dates,
 times and numbers — as findings that say where and what is expected. A child sequence is first matched
 with one compiled regular expression (fast path); only when that fails does a greedy matcher explain why
-(the schemas are deterministic, so one element of look-ahead suffices).
+(the schemas are deterministic, so one element of look-ahead suffices). Likewise a leaf's value is first
+given a cheap test compiled per edition (a length range, a code set, a regular expression); the type's
+`check`, which words the finding, runs only when that test fails (and only then is the leaf's path built).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from medcom_bridge.findings import Finding, error
 from medcom_bridge.oioxml.codes import CODES, REFUSE_CODES
 from medcom_bridge.oioxml.model import NS_2005, NS_2006, NS_2012, NS_2020
 from medcom_bridge.oioxml.text import BREAK, SPACE, FixedFont, Style, Styled
+from medcom_bridge.xmlsafe import read_prolog
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_ALLOWED = frozenset({f"{{{XSI}}}schemaLocation", f"{{{XSI}}}noNamespaceSchemaLocation"})
@@ -39,6 +42,8 @@ class Edition:
     date_timezone_allowed: bool  # OLD uses xs:date; NEW uses dateNoTZ
     local_elements: bool  # the 2015 edition of 2012/03/28 has no Local_Elements
     code_sets: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+    # Compiled checker tables of this edition (see `compiled`).
+    tables: dict[tuple[ComplexT, str], Table] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         # The checker asks for a code list per element: one dict lookup, not a tuple-keyed one.
@@ -68,10 +73,17 @@ EDITIONS: dict[str, tuple[Edition, ...]] = {
 Check = Callable[[str, Edition], str | None]
 
 
+# A test that proves a value valid without calling `check` (the hot path; `check` explains failures):
+# ("len", (lo, hi)) a length range, ("in", values) a set, ("re", pattern) a full match,
+# ("codes", type name) the edition's code list, ("fixed", (value, type name or None)).
+Fast = tuple[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class SimpleT:
     check: Check
     collapse: bool = False  # xs:date, xs:positiveInteger, xs:boolean collapse whitespace; xs:string keeps it
+    fast: Fast | None = None  # None: always call `check`
 
 
 def _q(value: str, limit: int = 60) -> str:
@@ -88,7 +100,10 @@ def string(lo: int, hi: int | None) -> SimpleT:
             return f"{_q(v)} has {n} characters; at most {hi} are allowed"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("len", (lo, _NO_LIMIT if hi is None else hi)))
+
+
+_NO_LIMIT = 1 << 62
 
 
 def exact_length(length: int, what: str) -> SimpleT:
@@ -97,7 +112,7 @@ def exact_length(length: int, what: str) -> SimpleT:
             return f"{_q(v)} has {len(v)} characters; {what} has exactly {length}"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("len", (length, length)))
 
 
 def pattern(regex: str, expected: str) -> SimpleT:
@@ -108,7 +123,7 @@ def pattern(regex: str, expected: str) -> SimpleT:
             return f"{_q(v)} is not {expected}"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("re", compiled))
 
 
 def fixed(value: str, what: str, enum_type: str | None = None) -> SimpleT:
@@ -120,7 +135,7 @@ def fixed(value: str, what: str, enum_type: str | None = None) -> SimpleT:
             return f"{value!r} is not in this schema's {enum_type} list, so no document of this namespace can be valid"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("fixed", (value, enum_type)))
 
 
 def _suggest(values: frozenset[str] | tuple[str, ...], v: str) -> str:
@@ -143,7 +158,7 @@ def enum(type_name: str, what: str) -> SimpleT:
             return f"{_q(v)} is not an allowed {what}; {_suggest(values, v)}"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("codes", type_name))
 
 
 def literal_enum(values: tuple[str, ...], what: str) -> SimpleT:
@@ -154,7 +169,7 @@ def literal_enum(values: tuple[str, ...], what: str) -> SimpleT:
             return f"{_q(v)} is not an allowed {what}; {_suggest(values, v)}"
         return None
 
-    return SimpleT(check)
+    return SimpleT(check, fast=("in", allowed))
 
 
 _DATE = re.compile(
@@ -185,7 +200,12 @@ def _days_in_month(year: int, month: int) -> int:
 
 
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-DATE = SimpleT(_date_check, collapse=True)
+# Days 01-28 exist in every month and year 0000 is excluded: a match is valid in both editions.
+DATE = SimpleT(
+    _date_check,
+    collapse=True,
+    fast=("re", re.compile(r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])")),
+)
 _TIME = re.compile(r"(([0-1][0-9])|(2[0-3])):[0-5][0-9]")
 
 
@@ -196,7 +216,7 @@ def _time_check(v: str, ed: Edition) -> str | None:
     return f"{_q(v)} is not a time hh:mm (00:00-23:59, no seconds){hint}"
 
 
-TIME = SimpleT(_time_check)
+TIME = SimpleT(_time_check, fast=("re", _TIME))
 
 
 def _positive_integer(v: str, ed: Edition) -> str | None:
@@ -207,7 +227,7 @@ def _positive_integer(v: str, ed: Edition) -> str | None:
     return None
 
 
-POSITIVE_INTEGER = SimpleT(_positive_integer, collapse=True)
+POSITIVE_INTEGER = SimpleT(_positive_integer, collapse=True, fast=("re", re.compile(r"[1-9][0-9]*")))
 
 
 def _true(v: str, ed: Edition) -> str | None:
@@ -216,7 +236,7 @@ def _true(v: str, ed: Edition) -> str | None:
     return None
 
 
-TRUE = SimpleT(_true, collapse=True)
+TRUE = SimpleT(_true, collapse=True, fast=("in", frozenset({"true"})))
 
 
 # ------------------------------------------------------------------------------------------ complex types
@@ -261,9 +281,23 @@ class MixedT:
 
     children: tuple[El, ...]
     decls: dict[str, El] = field(init=False)
+    by_prefix: dict[str, MixedTable] = field(init=False)
 
     def __post_init__(self) -> None:
         self.decls = {c.name: c for c in self.children}
+        self.by_prefix = {}
+
+    def table(self, prefix: str) -> MixedTable:
+        """`{ns}Name` -> (name, is empty, inner table): one dict lookup per child in the hot loop."""
+        found = self.by_prefix.get(prefix)
+        if found is None:
+            tags: dict[str, tuple[str, bool, MixedTable | None]] = {}
+            for name, d in self.decls.items():
+                inner = d.type.table(prefix) if isinstance(d.type, MixedT) else None
+                tags[prefix + name] = (name, isinstance(d.type, EmptyT), inner)
+            found = (tags, self)
+            self.by_prefix[prefix] = found
+        return found
 
 
 @dataclass(eq=False, slots=True)
@@ -275,25 +309,70 @@ class ComplexT:
     codes: dict[str, str] = field(init=False)
     regex: re.Pattern[str] = field(init=False)
 
-    by_prefix: dict[str, dict[str, tuple[El, str]]] = field(init=False)
-
     def __post_init__(self) -> None:
         self.decls = {}
         _collect(self.content, self.decls)
         self.codes = {name: chr(0x41 + i) for i, name in enumerate(self.decls)}
         self.regex = re.compile(_regex(self.content, self.codes))
-        self.by_prefix = {}
-
-    def tags(self, prefix: str) -> dict[str, tuple[El, str]]:
-        """`{ns}Name` -> (declaration, regex letter): one dict lookup per child in the hot loop."""
-        found = self.by_prefix.get(prefix)
-        if found is None:
-            found = {prefix + n: (d, self.codes[n]) for n, d in self.decls.items()}
-            self.by_prefix[prefix] = found
-        return found
 
 
 Type = SimpleT | ComplexT | MixedT | EmptyT | AnyT
+
+# ------------------------------------------------------------------------------------------ compiled tables
+# The checker's hot loop does one dict lookup per child: `{ns}Name` -> a slot saying what to do with it.
+# Tables are compiled once per (type, namespace, edition) and linked, so a whole Emessage type is one tree
+# of dicts; a simple type's fast test is resolved against the edition's code lists at compile time.
+_LEN, _IN, _RE, _CALL, _COMPLEX, _MIXED, _EMPTY, _ANY = range(8)
+# (name, kind, argument of the kind, declared type, regex letter, repeated)
+Slot = tuple[str, int, Any, Any, str, bool]
+Table = dict[str, Slot]
+MixedTable = tuple[dict[str, tuple[str, bool, Any]], MixedT]
+
+
+def compiled(t: ComplexT, prefix: str, edition: Edition) -> Table:
+    key = (t, prefix)
+    found = edition.tables.get(key)
+    if found is None:
+        found = {prefix + name: _slot(d, t.codes[name], prefix, edition) for name, d in t.decls.items()}
+        edition.tables[key] = found
+    return found
+
+
+def _slot(d: El, letter: str, prefix: str, edition: Edition) -> Slot:
+    ty = d.type
+    kind: int
+    arg: Any = None
+    if isinstance(ty, SimpleT):
+        kind, arg = _fast(ty, edition)
+    elif isinstance(ty, ComplexT):
+        kind, arg = _COMPLEX, compiled(ty, prefix, edition)
+    elif isinstance(ty, MixedT):
+        kind, arg = _MIXED, ty.table(prefix)
+    elif isinstance(ty, EmptyT):
+        kind = _EMPTY
+    else:
+        kind = _ANY
+    return (d.name, kind, arg, ty, letter, d.max != 1)
+
+
+def _fast(ty: SimpleT, edition: Edition) -> tuple[int, Any]:
+    if ty.fast is None:
+        return _CALL, None
+    how, arg = ty.fast
+    if how == "len":
+        return _LEN, range(arg[0], arg[1] + 1)  # `len(v) in range` is one C-level test
+    if how == "in":
+        return _IN, arg
+    if how == "re":
+        return _RE, arg
+    if how == "codes":
+        values = edition.code_sets.get(arg)
+        # A type this edition lacks: `check` raises as it always did, so keep calling it.
+        return (_IN, values) if values is not None else (_CALL, None)
+    value, enum_type = arg
+    if enum_type is None or value in edition.code_sets.get(enum_type, ()):
+        return _IN, frozenset((value,))
+    return _CALL, None
 
 
 def _collect(p: Particle, out: dict[str, El]) -> None:
@@ -380,7 +459,7 @@ def _post_code(v: str, ed: Edition) -> str | None:
     return None
 
 
-POST_CODE = SimpleT(_post_code)
+POST_CODE = SimpleT(_post_code, fast=("len", (1, 9)))
 
 _ORG = {
     "EANIdentifier": S35,
@@ -698,16 +777,18 @@ class Checker:
                     )
 
     def complex(self, el: etree._Element, t: ComplexT, path: str) -> Values:
+        return self._complex(el, compiled(t, self.prefix, self.edition), t, path)
+
+    def _complex(self, el: etree._Element, table: Table, t: ComplexT, path: str) -> Values:
         text = el.text
         if text and not text.isspace():
             self.fail(
                 "text", path or "Emessage", f"text {_q(text.strip())} is not allowed here; only elements"
             )
         values: Values = {}
-        letters: list[str] = []
-        tags = t.tags(self.prefix)
+        letters = ""
         known = True
-        edition = self.edition
+        get = table.get
         for child in el:
             tail = child.tail
             if tail and not tail.isspace():
@@ -715,33 +796,44 @@ class Checker:
                     "text", path or "Emessage", f"text {_q(tail.strip())} is not allowed here; only elements"
                 )
             tag = child.tag
-            if tag.__class__ is not str:
-                continue
-            hit = tags.get(tag)
-            if hit is None:
+            slot = get(tag)
+            if slot is None:
+                if tag.__class__ is not str:  # a comment or processing instruction: allowed anywhere
+                    continue
                 known = False
                 self.fail("structure", path or "Emessage", _unknown_element(str(tag), self.ns, t.decls))
                 continue
-            d, letter = hit
-            letters.append(letter)
-            name = d.name
-            ty = d.type
-            repeated = d.max != 1
-            if ty.__class__ is SimpleT:
-                value = child.text
+            name, kind, arg, ty, letter, repeated = slot
+            letters += letter
+            result: Any
+            if kind < _COMPLEX:  # a simple type: check the text, keep it as the value
                 if len(child):
-                    value = self.leaf_with_children(child, d, path)
-                elif value is None:
-                    value = ""
-                problem = ty.check(" ".join(value.split()) if ty.collapse else value, edition)
-                if problem:
-                    self.fail(_kebab(name), _child_path(path, name, values, repeated), problem)
-                result: Any = value
-            elif ty.__class__ is ComplexT:
-                result = self.complex(child, ty, _child_path(path, name, values, repeated))
-            elif ty.__class__ is MixedT:
-                result = self.mixed(child, ty, _child_path(path, name, values, repeated))
-            elif ty.__class__ is EmptyT:
+                    value = self.leaf_with_children(child, name, path)
+                else:
+                    text = child.text
+                    value = "" if text is None else text
+                if kind == _LEN:
+                    ok = len(value) in arg
+                elif kind == _IN:
+                    ok = value in arg
+                elif kind == _RE:
+                    ok = arg.fullmatch(value) is not None
+                else:
+                    ok = False
+                if not ok:
+                    problem = ty.check(" ".join(value.split()) if ty.collapse else value, self.edition)
+                    if problem:
+                        self.fail(_kebab(name), _child_path(path, name, values, repeated), problem)
+                result = value
+            elif kind == _COMPLEX:
+                if repeated:
+                    cpath = f"{path}/{name}[{len(values.get(name, ())) + 1}]"
+                else:
+                    cpath = f"{path}/{name}" if path else name
+                result = self._complex(child, arg, ty, cpath)
+            elif kind == _MIXED:
+                result = self._mixed(child, arg, _child_path(path, name, values, repeated))
+            elif kind == _EMPTY:
                 if _not_empty(child):
                     self.fail(
                         "structure",
@@ -752,42 +844,45 @@ class Checker:
             else:  # AnyT: kept as the element itself
                 result = child
             if repeated:
-                if name in values:
-                    values[name].append(result)
-                else:
+                found = values.get(name)
+                if found is None:
                     values[name] = [result]
+                else:
+                    found.append(result)
             elif name not in values:
                 values[name] = result
             else:
                 values.setdefault("#extra", []).append((name, result))
-        if known and t.regex.fullmatch("".join(letters)) is None:
+        if known and t.regex.fullmatch(letters) is None:
             names = [_local(str(c.tag)) for c in el if isinstance(c.tag, str)]
             self.fail("structure", path or "Emessage", _explain(t.content, names))
         return values
 
-    def leaf_with_children(self, el: etree._Element, d: El, path: str) -> str:
+    def leaf_with_children(self, el: etree._Element, name: str, path: str) -> str:
         for child in el:
             if isinstance(child.tag, str):
                 self.fail(
                     "structure",
-                    f"{path}/{d.name}",
-                    f"{d.name} holds a value, not elements (found {_local(child.tag)})",
+                    f"{path}/{name}",
+                    f"{name} holds a value, not elements (found {_local(child.tag)})",
                 )
         return _text_of(el)
 
     def mixed(self, el: etree._Element, t: MixedT, path: str) -> list[Any]:
         """Formatted text: check the markup and return its nodes (text.py types)."""
+        return self._mixed(el, t.table(self.prefix), path)
+
+    def _mixed(self, el: etree._Element, table: MixedTable, path: str) -> list[Any]:
         out: list[Any] = []
         text = el.text
         if text:
             out.append(text)
-        prefix = self.prefix
-        plen = self.plen
+        tags, t = table
         for child in el:
             tag = child.tag
             if tag.__class__ is str:
-                d = t.decls.get(tag[plen:]) if tag.startswith(prefix) else None
-                if d is None:
+                slot = tags.get(tag)
+                if slot is None:
                     allowed = ", ".join(t.decls)
                     nested = _local(str(tag)) in _STYLE_NAMES
                     self.fail(
@@ -797,15 +892,15 @@ class Checker:
                         + (" (styles cannot be nested)" if nested else ""),
                     )
                 else:
-                    name = d.name
-                    if d.type.__class__ is EmptyT:
+                    name, empty, inner = slot
+                    if empty:
                         if _not_empty(child):
                             self.fail("structure", f"{path}/{name}", f"{name} must be empty: write <{name}/>")
                         out.append(BREAK if name == "Break" else SPACE)
                     else:
-                        inner = tuple(self.mixed(child, cast(MixedT, d.type), f"{path}/{name}"))
+                        nodes = tuple(self._mixed(child, inner, f"{path}/{name}"))
                         out.append(
-                            FixedFont(inner) if name == "FixedFont" else Styled(cast(Style, name), inner)
+                            FixedFont(nodes) if name == "FixedFont" else Styled(cast(Style, name), nodes)
                         )
             tail = child.tail
             if tail:
@@ -820,11 +915,22 @@ _WITH_ATTRIBUTES = etree.XPath("//*[@*]")
 
 
 def _only_root_has_attributes(data: bytes) -> bool:
-    """True when no '=' follows the root start tag, so no element below the root has attributes.
-    Text with '=' (or a '>' inside a root attribute value) only makes this False: the exact path."""
+    """True when no attribute value (`="` or `='`) follows the root start tag, so no element below the
+    root has attributes. Text with such characters (or a '>' inside a root attribute value) only makes
+    this False: the exact path. A lone '=' (base64 padding in XBIN01) is no attribute. UTF-7 can hide
+    '=' and quotes ('+AD0-'), so such a document always takes the exact path."""
     start = data.find(b"<Emessage")
     end = data.find(b">", start) if start >= 0 else -1
-    return end >= 0 and data.find(b"=", end) < 0
+    if end < 0:
+        return False
+    equals = data.find(b"=", end)  # memchr: most letters have no '=' at all after the root tag
+    if equals >= 0 and _ATTRIBUTE_VALUE.search(data, equals) is not None:
+        return False
+    encoding = read_prolog(data).encoding
+    return not (encoding and encoding.replace("-", "").replace("_", "") in ("utf7", "unicode11utf7"))
+
+
+_ATTRIBUTE_VALUE = re.compile(rb"=[ \t\r\n]*[\"']")
 
 
 def _child_path(path: str, name: str, values: Values, repeated: bool) -> str:

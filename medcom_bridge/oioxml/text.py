@@ -46,7 +46,9 @@ class Styled:
     content: tuple[Simple, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "content", _normal(self.content))
+        normal = _normal(self.content)
+        if normal is not self.content:  # the common case (already normal) skips the frozen-field write
+            object.__setattr__(self, "content", normal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,9 @@ class FixedFont:
     content: tuple[Simple | Styled, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "content", _normal(self.content))
+        normal = _normal(self.content)
+        if normal is not self.content:  # the common case (already normal) skips the frozen-field write
+            object.__setattr__(self, "content", normal)
 
 
 Node = str | Break | Space | Styled | FixedFont
@@ -69,7 +73,9 @@ class FormattedText:
     content: tuple[Node, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "content", _normal(self.content))
+        normal = _normal(self.content)
+        if normal is not self.content:  # the common case (already normal) skips the frozen-field write
+            object.__setattr__(self, "content", normal)
 
     def to_plain_text(self) -> str:
         return to_plain_text(self)
@@ -195,11 +201,16 @@ def length_bound(nodes: Iterable[Node]) -> int:
     for node in nodes:
         if isinstance(node, str):
             total += len(node)
-        elif isinstance(node, Styled | FixedFont):
+        elif node is BREAK or node is SPACE:  # the common non-text nodes, without a class test
+            total += 1
+        elif isinstance(node, _CONTAINERS):
             total += length_bound(node.content)
         else:
             total += 1
     return total
+
+
+_CONTAINERS = (Styled, FixedFont)
 
 
 def plain_length(text: FormattedText) -> int:

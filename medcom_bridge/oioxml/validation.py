@@ -242,7 +242,8 @@ def gln_ok(ean: str) -> bool:
     """A 13-digit GLN (EAN location number) with a valid GS1 check digit."""
     if len(ean) != 13 or not ean.isascii() or not ean.isdigit():
         return False
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(ean[:12]))
+    # GS1: from the left, digits 1, 3, 5 ... weigh 1 and digits 2, 4, 6 ... weigh 3.
+    total = sum(map(int, ean[0:12:2])) + 3 * sum(map(int, ean[1:12:2]))
     return (10 - total % 10) % 10 == int(ean[12])
 
 

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from medcom_bridge.fhir import canonical
 from medcom_bridge.registry import message_types
 from medcom_bridge.registry.model import (
     EerEndpoint,
@@ -24,8 +25,9 @@ from medcom_bridge.registry.model import (
     Registration,
 )
 
+# EHMI writes GS1 with http (MedCom FHIR messages use https: `canonical.SYS_EAN`).
 GLN_SYSTEM = "http://www.gs1.org/gln"
-SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"
+SOR_SYSTEM = canonical.SYS_SOR
 _ENDPOINT_CSV_COLUMNS = ("gln", "payload_types")
 
 

@@ -1,10 +1,12 @@
 """GS1 Global Location Numbers (EAN location numbers, "lokationsnumre").
 
 The EER profile's FHIRPath check-digit invariant is wrong when the weighted sum is a multiple of 10
-(sor-ehmi.md §d), so the GS1 rule is implemented here from the GS1 General Specifications.
+(sor-ehmi.md §d), so the GS1 rule from the GS1 General Specifications is used (`medcom_bridge.identifiers`).
 """
 
 from __future__ import annotations
+
+from medcom_bridge import identifiers
 
 # Values seen as stand-ins in MedCom's published EER examples; they are not anyone's location number.
 PLACEHOLDERS = frozenset({"0000000000000", "9999999999994"})
@@ -12,13 +14,12 @@ PLACEHOLDERS = frozenset({"0000000000000", "9999999999994"})
 
 def check_digit(first12: str) -> int:
     """GS1 mod-10: weights 3,1,3,1... from the rightmost data digit."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(first12)))
-    return (10 - total % 10) % 10
+    return identifiers.gs1_check_digit(first12)
 
 
 def problem(gln: str) -> str | None:
     """Why `gln` is not a usable GLN, or None when it is one (13 digits, right check digit, no placeholder)."""
-    if len(gln) != 13 or not gln.isascii() or not gln.isdigit():
+    if not identifiers.GLN.fullmatch(gln):
         return f"'{gln}' is not a GLN: a GLN has exactly 13 digits"
     expected = check_digit(gln[:12])
     if int(gln[12]) != expected:

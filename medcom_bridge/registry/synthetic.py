@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from xml.sax.saxutils import escape
 
+from medcom_bridge.fhir import canonical
 from medcom_bridge.registry import message_types
 from medcom_bridge.registry.gln import with_check_digit
 
@@ -584,7 +585,7 @@ def _eer_json(endpoints: list[_Endpoint]) -> bytes:
                     "identifier": [{"system": gln_system, "value": ep.gln}],
                     "status": "active",
                     "managingOrganization": {
-                        "identifier": {"system": "urn:oid:1.2.208.176.1.1", "value": ep.managing_sor}
+                        "identifier": {"system": canonical.SYS_SOR, "value": ep.managing_sor}
                     },
                     "period": {"start": "2024-01-01T00:00:00+01:00"},
                     "payloadType": [
@@ -609,7 +610,7 @@ def _eer_json(endpoints: list[_Endpoint]) -> bytes:
                     "resource": {
                         "resourceType": "Organization",
                         "id": f"org-{sor}",
-                        "identifier": [{"system": "urn:oid:1.2.208.176.1.1", "value": sor}],
+                        "identifier": [{"system": canonical.SYS_SOR, "value": sor}],
                         "endpoint": [
                             {
                                 "reference": f"Endpoint/{ep_id}",

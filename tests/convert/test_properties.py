@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from medcom_bridge.convert import rules, tables, texts
 from medcom_bridge.convert.fhir_to_oioxml import convert_carecommunication
 from medcom_bridge.convert.oioxml_to_fhir import xdis91_to_carecommunication
+from medcom_bridge.fhir import terminology
 from medcom_bridge.fhir.builder import forward, new_message, reply
 from medcom_bridge.fhir.content import Attachment, Classification, TextSegment
 from medcom_bridge.fhir.parties import Author, EpisodeOfCare, Organization, Patient
@@ -58,7 +59,7 @@ def ids() -> Any:
     return lambda: str(uuid.UUID(int=next(counter), version=4))
 
 
-MIME = sorted(tables.CARECOMMUNICATION_MIME_TYPES)
+MIME = sorted(terminology.MIME_TYPES)
 ATTACHMENT = st.builds(
     lambda mime, data, title: Attachment(title=title, content_type=mime, data=data),
     st.sampled_from(MIME),
@@ -76,7 +77,7 @@ EPISODE = st.builds(
     st.sampled_from(["IMP", "AMB", "other"]),
     st.sampled_from(["in-progress", "finished", "unknown"]),
 )
-CATEGORY = st.sampled_from(sorted(tables.CATEGORY_DISPLAY_DA))
+CATEGORY = st.sampled_from(sorted(terminology.CATEGORIES))
 
 
 @st.composite

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from medcom_bridge.cli import app
 from medcom_bridge.fhir.builder import new_message, reply
-from medcom_bridge.fhir.content import CATEGORIES, Attachment, Classification, TextSegment
+from medcom_bridge.fhir.content import Attachment, Classification, TextSegment
 from medcom_bridge.fhir.parties import Author, CareTeam, EpisodeOfCare, Organization, Patient
 from medcom_bridge.fhir.render import STUB_TEXT, RenderError, render_thread, thread_view
+from medcom_bridge.fhir.terminology import CATEGORIES
 from tests.conftest import DATA
 from tests.fhir.builder_helpers import (
     CC_PACKAGE,

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.schema import metadata
 from medcom_bridge.hub.store import Store, make_engine, migrate
+from tests.hub.e2e import World, make_world
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -33,9 +34,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+_PG_SCHEMA = f"hub_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def pg_schema(pg_engine: Engine) -> str:
+    """The PostgreSQL schema of this run (migrated); tests that build a whole hub open their own engine on it."""
+    return _PG_SCHEMA
+
+
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
-    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
+    schema = _PG_SCHEMA
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -69,3 +79,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """A whole hub over a real spool and register, on SQLite (file in the spool) and on PostgreSQL."""
+    if request.param == "sqlite":
+        made = make_world(tmp_path, None, None, request.getfixturevalue("sqlite_template"))
+    else:
+        engine: Engine = request.getfixturevalue("pg_engine")
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+        made = make_world(tmp_path, PG_URL, request.getfixturevalue("pg_schema"), None)
+    yield made
+    made.hub.store.close()

@@ -111,6 +111,7 @@ class RecordingConverter:
         *,
         now: datetime,
         new_id: IdFactory,
+        record: bytes | None = None,
     ) -> ReceiptOutcome:
         ack = receipts[-1].inbound
         outputs = tuple(

@@ -1,0 +1,651 @@
+"""The real parts behind the hub's seams (`pipeline.py`): the VANSEnvelope reader, the SOR-EDI router, the
+converter and the receipt builders.
+
+Each adapter is a thin translation between the hub's values (`Inbound`, `Part`, `Output`, ...) and the pure
+domain modules; none of them touches files, the database or the clock (`now` and the id factory come in).
+
+Ids the hub keys on (for dedup, pairing and receipt correlation):
+* `Inbound.envelope_id` is the VANSEnvelope EnvelopeIdentifier (reliable messaging at VANS level);
+* `letter_id` / `message_envelope_id` are the OIOXML Letter/Identifier and Envelope/Identifier, or the FHIR
+  MessageHeader.id and Bundle.id: exactly what an XCTL (OriginalEmessage) or an Acknowledgement
+  (response.identifier) names, so `Output.envelope_id` of an OIOXML output is its OIOXML Envelope/Identifier.
+Every output is wrapped in a VANSEnvelope with new envelope and message ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from medcom_bridge.convert.context import Context, ConversionError
+from medcom_bridge.convert.correlation import CorrelationRecord
+from medcom_bridge.directory import Directory
+from medcom_bridge.documents import validate_as
+from medcom_bridge.envelope import vans
+from medcom_bridge.findings import Finding, error, information
+from medcom_bridge.hub.events import ReceiptVerdict
+from medcom_bridge.hub.pipeline import (
+    ConversionOutcome,
+    Decision,
+    IdFactory,
+    Inbound,
+    Output,
+    Part,
+    ReceiptOutcome,
+    RouteOutcome,
+    Unreadable,
+)
+from medcom_bridge.hub.store import Correlation
+from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT
+from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
+
+FHIR_KINDS = frozenset({"carecommunication", "acknowledgement"})
+OIOXML_LETTERS = frozenset({"xdis91", "xbin01"})
+XCTL_KINDS = frozenset({"xctl01", "xctl02", "xctl03"})
+#: Route reasons start with this, so a negative receipt can say "unknown location number" (XCTL01 LOK).
+REGISTER_PREFIX = "register: "
+#: The hub's reason for a failed conversion starts with this (set by `runner.convert_due`).
+CONVERSION_PREFIX = "conversion failed"
+#: Stored with the correlation record: did the XDIS91 ask for a positive receipt (pluspositivkvitt)?
+POSITIVE_RECEIPT_KEY = "hub_positive_receipt_requested"
+#: One EDIFACT FTX segment (5 x 70): the longest refuse text every receiver can show.
+REFUSE_TEXT_LIMIT = 350
+#: The hub's own text in a negative receipt for input it rejects (reason follows).
+REJECTED_TEXT = "Meddelelsen er afvist af konverteringsløsningen"
+
+
+def normalise_object_id(value: str) -> str:
+    """Pairing key of an attachment: XDIS91 writes the UUID without dashes, XBIN01 with (use cases §4.5)."""
+    return value.replace("-", "").strip().lower()
+
+
+def letter_id_factory(new_id: IdFactory) -> IdFactory:
+    """OIOXML identifiers are at most 14 characters: the first 14 hex digits of a fresh UUID, upper case."""
+    return lambda: new_id().replace("-", "")[:14].upper()
+
+
+def context_for(directory: Directory, new_id: IdFactory) -> Context:
+    return Context(new_uuid=new_id, new_letter_id=letter_id_factory(new_id), directory=directory)
+
+
+# ------------------------------------------------------------------------------------------------- identify
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    letter_id: str | None = None
+    message_envelope_id: str | None = None
+    version: str | None = None
+    attachment_ids: tuple[str, ...] = ()
+    acknowledges: str | None = None
+    acknowledges_envelope: str | None = None
+    receipt: ReceiptVerdict | None = None
+    receipt_code: str | None = None
+    receipt_requested: bool = True
+
+
+class EnvelopeIdentifier:
+    """`Identifier`: unwrap the VANSEnvelope, detect the payload kind, read its ids, validate it.
+
+    Bytes that are no VANSEnvelope with a message raise `Unreadable` (quarantine). A readable envelope with
+    a broken or invalid payload is an `Inbound` with error findings: the sender gets a negative receipt.
+    """
+
+    def identify(self, data: bytes, *, mailbox: str) -> Inbound:
+        reading = _read(data)
+        envelope = reading.envelope
+        if envelope is None:
+            raise Unreadable(*_first_problem(reading.findings, "vans-structure", "not a VANSEnvelope"))
+        if envelope.receipt is not None:
+            raise Unreadable(
+                "hub-envelope-receipt",
+                "a VANSEnvelope receipt carries no message; the hub takes messages and business receipts only",
+            )
+        payload = reading.payload
+        kind = reading.payload_kind or envelope.payload_kind
+        if not payload or kind is None:
+            raise Unreadable(
+                *_first_problem(
+                    reading.findings, "vans-payload-kind", reading.payload_problem or "no payload"
+                )
+            )
+        findings: list[Finding] = [f for f in reading.findings if f.severity != "information"]
+        if envelope.sender.value != mailbox:
+            findings.append(
+                error(
+                    "hub-sender-mailbox",
+                    "VANSEnvelope/SenderID",
+                    f"sender {envelope.sender.value} is not the owner of mailbox {mailbox}; "
+                    "a party sends from its own out/ folder",
+                )
+            )
+        ids, problems = _read_ids(kind, payload)
+        findings += problems
+        report = validate_as(kind, payload)
+        findings += [f for f in report.findings if f.severity != "information"]
+        return Inbound(
+            kind=kind,
+            sender_gln=envelope.sender.value,
+            receiver_gln=envelope.receiver.value,
+            envelope_id=envelope.envelope_id,
+            letter_id=ids.letter_id,
+            message_envelope_id=ids.message_envelope_id,
+            version=ids.version or report.version,
+            attachment_ids=ids.attachment_ids,
+            acknowledges=ids.acknowledges,
+            acknowledges_envelope=ids.acknowledges_envelope,
+            receipt=ids.receipt,
+            receipt_code=ids.receipt_code,
+            receipt_requested=ids.receipt_requested,
+            findings=tuple(findings),
+        )
+
+
+# The hub reads the same envelope when it takes it and again when it converts or answers it, usually within
+# one run: keep the last readings (pure function of the bytes; `Reading` and `Envelope` are immutable).
+_read = functools.lru_cache(maxsize=256)(vans.read)
+
+
+def _unwrap(data: bytes) -> vans.Envelope:
+    """`vans.unwrap` over the cached reading (same result, same `EnvelopeError`)."""
+    reading = _read(data)
+    for finding in reading.findings:
+        if finding.severity == "error":
+            raise vans.EnvelopeError(finding.rule, finding.path, finding.message, reading.envelope)
+    if reading.envelope is None:  # pragma: no cover - read() reports an error whenever it has no envelope
+        raise vans.EnvelopeError("vans-structure", "VANSEnvelope", "not a VANSEnvelope")
+    return reading.envelope
+
+
+def _first_problem(findings: Iterable[Finding], rule: str, message: str) -> tuple[str, str]:
+    first = next((f for f in findings if f.severity == "error"), None)
+    return (first.rule, f"{first.path}: {first.message}") if first else (rule, message)
+
+
+def _read_ids(kind: str, payload: bytes) -> tuple[_Ids, list[Finding]]:
+    """The ids of a payload; a payload the codec cannot read gives what `peek_original` finds and an error."""
+    try:
+        if kind in FHIR_KINDS:
+            return _fhir_ids(kind, payload), []
+        return _oioxml_ids(kind, payload), []
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError) as exc:
+        problem = error(f"hub-{kind}-unreadable", kind, f"the {kind} cannot be read: {exc}"[:300])
+    if kind in OIOXML_LETTERS:
+        from medcom_bridge.oioxml.receipts import peek_original
+
+        facts = peek_original(payload)
+        if facts is not None:
+            return _Ids(facts.letter_identifier, facts.envelope_identifier, facts.version_code), [problem]
+    return _Ids(), [problem]
+
+
+def _oioxml_ids(kind: str, payload: bytes) -> _Ids:
+    from medcom_bridge.oioxml.codec import parse
+    from medcom_bridge.oioxml.model import (
+        BinaryLetter,
+        ClinicalEmail,
+        NegativeReceipt,
+        NegativeVansReceipt,
+        PositiveReceipt,
+    )
+
+    message = parse(payload)
+    body = message.body
+    requested = message.envelope.acknowledgement_code == PLUS_POSITIVE_RECEIPT
+    if isinstance(body, ClinicalEmail):
+        objects = tuple(normalise_object_id(r.bin.object_identifier) for r in body.reference if r.bin)
+        return _Ids(
+            body.letter.identifier,
+            message.envelope.identifier,
+            body.letter.version_code,
+            objects,
+            receipt_requested=requested,
+        )
+    if isinstance(body, BinaryLetter):
+        objects = tuple(normalise_object_id(o.object_identifier) for o in body.binary_object)
+        return _Ids(
+            body.letter.identifier,
+            message.envelope.identifier,
+            body.letter.version_code,
+            objects,
+            receipt_requested=requested,
+        )
+    if isinstance(body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt):
+        original = body.original_emessage
+        letters = original.original_letter
+        return _Ids(
+            body.letter.identifier,
+            message.envelope.identifier,
+            body.letter.version_code,
+            acknowledges=letters[0].original_letter_identifier if letters else None,
+            acknowledges_envelope=original.original_envelope_identifier,
+            receipt=ReceiptVerdict.POSITIVE if isinstance(body, PositiveReceipt) else ReceiptVerdict.NEGATIVE,
+            receipt_code=kind,
+            receipt_requested=False,
+        )
+    raise ValueError(f"a {type(body).__name__} is not handled by the hub")
+
+
+def _fhir_ids(kind: str, payload: bytes) -> _Ids:
+    from medcom_bridge.fhir.codec import parse
+
+    bundle, _ = parse(payload)
+    header = _header(bundle)
+    definition = str(header.get("definition") or "")
+    version = definition.rpartition("|")[2] if "|" in definition else None
+    letter_id = _str(header.get("id"))
+    if kind == "acknowledgement":
+        response = header.get("response") or {}
+        code = _str(response.get("code"))
+        return _Ids(
+            letter_id,
+            _str(bundle.get("id")),
+            version,
+            acknowledges=_str(response.get("identifier")),
+            receipt=ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE,
+            receipt_code=code or "unknown",
+            receipt_requested=False,
+        )
+    return _Ids(letter_id, _str(bundle.get("id")), version)
+
+
+def _header(bundle: dict[str, Any]) -> dict[str, Any]:
+    entries = bundle.get("entry") or []
+    resource = (entries[0] or {}).get("resource") if entries else None
+    if not isinstance(resource, dict) or resource.get("resourceType") != "MessageHeader":
+        raise ValueError("Bundle.entry[0] is not a MessageHeader")
+    return resource
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# ---------------------------------------------------------------------------------------------------- route
+
+
+class RegisterRouter:
+    """`Router`: use case R1 from SOR-EDI (`registry.routing.decide`); the register's reason is kept."""
+
+    def __init__(self, register: Capable, referral_hubs: Iterable[str] = ()) -> None:
+        self.register = register
+        self.referral_hubs = frozenset(referral_hubs)
+
+    def route(self, inbound: Inbound) -> RouteOutcome:
+        referral = inbound.sender_gln in self.referral_hubs
+        try:
+            decision = decide(self.register, inbound.receiver_gln, inbound.kind)
+        except UnknownMessageKind as exc:
+            return RouteOutcome(None, f"{REGISTER_PREFIX}{exc}")
+        if decision.target_format is None:
+            return RouteOutcome(None, f"{REGISTER_PREFIX}{decision.reason}")
+        reason = f"{REGISTER_PREFIX}{decision.reason}"
+        source, target = decision.source_format, decision.target_format
+        if not decision.convert:
+            return RouteOutcome(Decision.PASS_THROUGH, reason, referral, decision.xbin01_approved)
+        if source == "oioxml" and target == "fhir":
+            return RouteOutcome(Decision.TO_FHIR, reason, referral, decision.xbin01_approved)
+        if source == "fhir" and target == "oioxml":
+            return RouteOutcome(Decision.TO_OIOXML, reason, referral, decision.xbin01_approved)
+        if {source, target} == {"oioxml", "edifact"}:
+            # XML <-> EDIFACT is the VANS providers' own conversion (use cases §3, step 1): deliver the XML.
+            return RouteOutcome(
+                Decision.PASS_THROUGH,
+                f"{reason} (XML/EDIFACT is converted by the VANS network)",
+                referral,
+                decision.xbin01_approved,
+            )
+        return RouteOutcome(
+            None,
+            f"{reason}; conversion {source} -> {target} is not supported by this hub (only OIOXML <-> FHIR)",
+        )
+
+
+# -------------------------------------------------------------------------------------------------- convert
+
+
+class HubConverter:
+    """`Converter`: S1/S2 with `convert/`, S3/S4 receipts with the stored correlation record (§6)."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def convert(
+        self, flow_id: str, parts: Sequence[Part], *, now: datetime, new_id: IdFactory
+    ) -> ConversionOutcome:
+        context = context_for(self.directory, new_id)
+        try:
+            kinds = {p.inbound.kind for p in parts}
+            if "carecommunication" in kinds:
+                return self._to_oioxml(flow_id, parts, now, new_id, context)
+            if "xdis91" in kinds:
+                return self._to_fhir(flow_id, parts, now, new_id, context)
+            return ConversionOutcome(
+                findings=(error("hub-convert-input", "flow", f"nothing to convert in {sorted(kinds)}"),)
+            )
+        except ConversionError as exc:
+            return ConversionOutcome(findings=(exc.finding(),))
+        except (vans.EnvelopeError, ValueError) as exc:
+            return ConversionOutcome(findings=(error("hub-convert-input", "flow", str(exc)[:300]),))
+
+    def _to_fhir(
+        self, flow_id: str, parts: Sequence[Part], now: datetime, new_id: IdFactory, context: Context
+    ) -> ConversionOutcome:
+        from medcom_bridge.convert.oioxml_to_fhir import xdis91_to_carecommunication
+        from medcom_bridge.fhir.codec import to_json
+        from medcom_bridge.oioxml.codec import parse_xbin01, parse_xdis91
+
+        letter = next(p for p in parts if p.inbound.kind == "xdis91")
+        xdis91 = parse_xdis91(_unwrap(letter.data).payload)
+        xbin01 = [parse_xbin01(_unwrap(p.data).payload) for p in parts if p.inbound.kind == "xbin01"]
+        result = xdis91_to_carecommunication(xdis91, xbin01, context=context)
+        bundle = result.bundle
+        header_id = str(bundle["entry"][0]["resource"]["id"])
+        sender, receiver = xdis91.body.sender.ean_identifier, xdis91.body.receiver.ean_identifier
+        findings = tuple(result.report.findings)
+        if not result.report.valid:
+            return ConversionOutcome(findings=findings)
+        data = _wrap(to_json(bundle), sender, receiver, now, new_id, "carecommunication")
+        output = Output(receiver, data, "carecommunication", str(bundle["id"]), header_id)
+        record = result.correlation
+        extra = {POSITIVE_RECEIPT_KEY: xdis91.envelope.acknowledgement_code == PLUS_POSITIVE_RECEIPT}
+        return ConversionOutcome(
+            (output,),
+            _correlations(flow_id, record),
+            findings,
+            str(bundle["id"]),
+            _record_bytes(record, extra),
+        )
+
+    def _to_oioxml(
+        self, flow_id: str, parts: Sequence[Part], now: datetime, new_id: IdFactory, context: Context
+    ) -> ConversionOutcome:
+        from medcom_bridge.convert.fhir_to_oioxml import convert_carecommunication
+        from medcom_bridge.fhir.codec import parse
+
+        letter = next(p for p in parts if p.inbound.kind == "carecommunication")
+        bundle, _ = parse(_unwrap(letter.data).payload)
+        result = convert_carecommunication(bundle, context=context)
+        findings = tuple(result.report.findings) + tuple(f for o in result.outputs for f in o.report.findings)
+        record = result.correlation
+        if record is None or not result.outputs or any(not o.report.valid for o in result.outputs):
+            return ConversionOutcome(findings=findings or (error("hub-convert", "flow", "no output"),))
+        sender, receiver = record.xdis91.sender_ean, record.xdis91.receiver_ean
+        outputs = tuple(
+            Output(
+                receiver,
+                _wrap(out.data, sender, receiver, now, new_id, out.kind),
+                out.kind,
+                out.envelope_id,
+                out.letter_id,
+            )
+            for out in result.outputs
+        )
+        return ConversionOutcome(
+            outputs, _correlations(flow_id, record), findings, record.bundle_id, _record_bytes(record)
+        )
+
+    def answer(
+        self,
+        flow_id: str,
+        receipts: Sequence[Part],
+        correlations: Sequence[Correlation],
+        *,
+        now: datetime,
+        new_id: IdFactory,
+        record: bytes | None = None,
+    ) -> ReceiptOutcome:
+        if record is None:
+            return ReceiptOutcome(
+                findings=(error("hub-correlation-missing", "flow", "no correlation record stored"),)
+            )
+        stored = json.loads(record)
+        correlation = CorrelationRecord.from_json(stored)
+        context = context_for(self.directory, new_id)
+        try:
+            if correlation.direction == "fhir-to-oioxml":
+                return self._to_acknowledgement(receipts, correlation, now, new_id, context)
+            outcome = self._to_xctl(receipts, correlation, now, new_id, context)
+            if outcome.verdict is ReceiptVerdict.POSITIVE and not stored.get(POSITIVE_RECEIPT_KEY, True):
+                # minuspositivkvitt: the OIOXML sender asked for no positive receipt (negative ones always go).
+                return replace(outcome, outputs=())
+            return outcome
+        except ConversionError as exc:
+            return ReceiptOutcome(findings=(exc.finding(),))
+        except (vans.EnvelopeError, ValueError) as exc:
+            return ReceiptOutcome(findings=(error("hub-receipt-input", "receipt", str(exc)[:300]),))
+
+    def _to_acknowledgement(
+        self,
+        receipts: Sequence[Part],
+        correlation: CorrelationRecord,
+        now: datetime,
+        new_id: IdFactory,
+        context: Context,
+    ) -> ReceiptOutcome:
+        """Table 4: the receiver's XCTL for the XDIS91 and for each XBIN01 -> one Acknowledgement."""
+        from medcom_bridge.convert.receipts import xctl_to_acknowledgement
+        from medcom_bridge.fhir.codec import to_json
+        from medcom_bridge.oioxml.codec import parse
+        from medcom_bridge.oioxml.model import NegativeReceipt, NegativeVansReceipt, PositiveReceipt
+
+        by_letter: dict[tuple[str, str], Any] = {}
+        ignored: list[Finding] = []
+        for part in receipts:  # oldest first: a later receipt for the same letter wins
+            if part.inbound.kind not in XCTL_KINDS:
+                ignored.append(information("hub-receipt-kind", part.inbound.kind, "not an XCTL; ignored"))
+                continue
+            receipt = parse(_unwrap(part.data).payload)
+            if not isinstance(receipt.body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt):
+                ignored.append(information("hub-receipt-kind", part.inbound.kind, "not a receipt; ignored"))
+                continue
+            original = receipt.body.original_emessage
+            named = {ol.original_letter_identifier for ol in original.original_letter}
+            for letter in correlation.letters:
+                if original.original_envelope_identifier == letter.envelope_id or letter.letter_id in named:
+                    by_letter[(letter.envelope_id, letter.letter_id)] = receipt
+        key = (correlation.xdis91.envelope_id, correlation.xdis91.letter_id)
+        result = xctl_to_acknowledgement(
+            by_letter.get(key),
+            [by_letter.get((x.envelope_id, x.letter_id)) for x in correlation.xbin01],
+            correlation,
+            context=context,
+        )
+        if result is None:
+            return ReceiptOutcome(findings=tuple(ignored))
+        ack = result.bundle
+        header = ack["entry"][0]["resource"]
+        code = header["response"]["code"]
+        fhir_sender = correlation.xdis91.sender_ean  # the FHIR sender's location number
+        ours = correlation.xdis91.receiver_ean
+        data = _wrap(to_json(ack), ours, fhir_sender, now, new_id, "acknowledgement")
+        output = Output(fhir_sender, data, "acknowledgement", str(ack["id"]), str(header["id"]), "answer")
+        verdict = ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE
+        return ReceiptOutcome((output,), True, verdict, tuple(result.report.findings) + tuple(ignored))
+
+    def _to_xctl(
+        self,
+        receipts: Sequence[Part],
+        correlation: CorrelationRecord,
+        now: datetime,
+        new_id: IdFactory,
+        context: Context,
+    ) -> ReceiptOutcome:
+        """Table 3: the receiver's Acknowledgement -> an XCTL for the XDIS91 and one for each XBIN01."""
+        from medcom_bridge.convert.receipts import acknowledgement_to_xctl
+        from medcom_bridge.fhir.codec import parse
+
+        acks = [p for p in receipts if p.inbound.kind == "acknowledgement"]
+        if not acks:
+            return ReceiptOutcome(
+                findings=(information("hub-receipt-kind", "receipt", "no Acknowledgement yet"),)
+            )
+        ack, _ = parse(_unwrap(acks[-1].data).payload)
+        result = acknowledgement_to_xctl(ack, correlation, context=context)
+        outputs = tuple(
+            Output(
+                letter.sender_ean,
+                _wrap(out.data, letter.receiver_ean, letter.sender_ean, now, new_id, out.kind),
+                out.kind,
+                out.envelope_id,
+                out.letter_id,
+                "answer",
+            )
+            for out, letter in zip(result.outputs, correlation.letters, strict=True)
+        )
+        code = _header(ack).get("response", {}).get("code")
+        verdict = ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE
+        return ReceiptOutcome(outputs, True, verdict, tuple(result.report.findings))
+
+
+def _correlations(flow_id: str, record: CorrelationRecord | None) -> tuple[Correlation, ...]:
+    if record is None:
+        return ()
+    return tuple(
+        Correlation(
+            flow_id,
+            letter.kind,
+            letter.envelope_id,
+            letter.letter_id,
+            letter.version_code,
+            record.bundle_id,
+            record.message_header_id,
+        )
+        for letter in record.letters
+    )
+
+
+def _record_bytes(record: CorrelationRecord | None, extra: dict[str, Any] | None = None) -> bytes | None:
+    """The record as stored with the flow; `extra` holds the hub's own facts (ignored by `from_json`)."""
+    return json.dumps({**record.to_json(), **(extra or {})}, sort_keys=True).encode() if record else None
+
+
+def _wrap(
+    payload: bytes, sender: str, receiver: str, now: datetime, new_id: IdFactory, kind: str | None
+) -> bytes:
+    return vans.wrap(
+        payload,
+        sender_ean=sender,
+        receiver_ean=receiver,
+        envelope_id=new_id(),
+        message_id=new_id(),
+        sent=now,
+        kind=kind if kind in vans.OIOXML_NAMES or kind in vans.FHIR_NAME_PREFIXES else None,
+    )
+
+
+# -------------------------------------------------------------------------------------------------- answers
+
+
+class ReceiptAnswers:
+    """`Answers`: the hub's negative VANS receipt (XCTL01 for OIOXML, a `fatal-error` Acknowledgement for
+    FHIR) and the repeat of a stored answer for a duplicate (fhir-carecommunication.md §8)."""
+
+    def negative_vans_receipt(
+        self,
+        inbound: Inbound | None,
+        data: bytes,
+        reason: str,
+        *,
+        mailbox: str,
+        now: datetime,
+        new_id: IdFactory,
+    ) -> Output | None:
+        if inbound is not None and inbound.is_receipt:
+            return None  # a receipt is never answered with a receipt
+        reading = _read(data)
+        payload = reading.payload
+        kind = inbound.kind if inbound is not None else reading.payload_kind
+        if not payload or kind is None:
+            return None
+        ours = inbound.receiver_gln if inbound is not None else _receiver_of(reading)
+        if kind in OIOXML_LETTERS:
+            return _xctl01(payload, reason, mailbox, ours, now, new_id)
+        if kind == "carecommunication":
+            return _fatal_ack(payload, reason, mailbox, ours, now, new_id)
+        return None
+
+    def repeat(self, answer: bytes, *, now: datetime, new_id: IdFactory) -> bytes:
+        """The same answer in a new VANSEnvelope; a FHIR answer also gets a new Bundle.id and MessageHeader.id
+        (§8: "same content ... in a new ack bundle with a new Bundle.id and MH.id"); an XCTL keeps its ids."""
+        envelope = _unwrap(answer)
+        payload = envelope.payload
+        kind = envelope.payload_kind
+        if kind in FHIR_KINDS:
+            from medcom_bridge.fhir.codec import parse
+
+            bundle, _ = parse(payload)
+            for old in (_str(bundle.get("id")), _str(_header(bundle).get("id"))):
+                if old:  # ids are UUIDs: unique strings, so a textual swap touches only the id and its refs
+                    payload = payload.replace(old.encode(), new_id().encode())
+        return _wrap(payload, envelope.sender.value, envelope.receiver.value, now, new_id, kind)
+
+
+def _receiver_of(reading: vans.Reading) -> str | None:
+    return reading.envelope.receiver.value if reading.envelope is not None else None
+
+
+def _refusal(reason: str) -> tuple[str, str]:
+    from medcom_bridge.oioxml import receipts as r
+
+    if reason.startswith(CONVERSION_PREFIX):
+        return r.IKKE_SPECIFICERET, r.CONVERSION_FAILED_TEXT
+    if reason.startswith(REGISTER_PREFIX):
+        return r.UKENDT_LOKATIONSNUMMER, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
+    return r.SYNTAKSFEJL, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
+
+
+def _xctl01(
+    payload: bytes, reason: str, mailbox: str, ours: str | None, now: datetime, new_id: IdFactory
+) -> Output | None:
+    from medcom_bridge.convert.rules import DANISH_TIME
+    from medcom_bridge.oioxml.codec import serialize
+    from medcom_bridge.oioxml.receipts import negative_vans_receipt, peek_original
+
+    facts = peek_original(payload)
+    if facts is None:
+        return None
+    code, text = _refusal(reason)
+    letter_ids = letter_id_factory(new_id)
+    envelope_id, letter_id = letter_ids(), letter_ids()
+    receipt = negative_vans_receipt(
+        facts,
+        refuse_code=code,
+        refuse_text=text,
+        now=now.astimezone(DANISH_TIME).replace(tzinfo=None),
+        envelope_identifier=envelope_id,
+        letter_identifier=letter_id,
+    )
+    data = _wrap(serialize(receipt), ours or facts.receiver_ean, mailbox, now, new_id, "xctl01")
+    return Output(mailbox, data, "xctl01", envelope_id, letter_id, "negative_receipt")
+
+
+def _fatal_ack(
+    payload: bytes, reason: str, mailbox: str, ours: str | None, now: datetime, new_id: IdFactory
+) -> Output | None:
+    from medcom_bridge.fhir.builder import acknowledgement
+    from medcom_bridge.fhir.codec import parse, to_json
+    from medcom_bridge.fhir.content import Issue
+
+    if not ours:
+        return None
+    try:
+        bundle, _ = parse(payload)
+        text = f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
+        if reason.startswith(CONVERSION_PREFIX):
+            from medcom_bridge.oioxml.receipts import CONVERSION_FAILED_TEXT
+
+            text = CONVERSION_FAILED_TEXT
+        issue = Issue(
+            severity="error", code="not-found" if reason.startswith(REGISTER_PREFIX) else "invalid", text=text
+        )
+        ack = acknowledgement(bundle, code="fatal-error", issues=[issue], now=now, new_id=new_id)
+    except ValueError:  # BuildError and parse errors: too broken to be answered in FHIR
+        return None
+    header = ack["entry"][0]["resource"]
+    data = _wrap(to_json(ack), ours, mailbox, now, new_id, "acknowledgement")
+    return Output(mailbox, data, "acknowledgement", str(ack["id"]), str(header["id"]), "negative_receipt")

@@ -1,0 +1,327 @@
+"""The hub's commands: `process` (architecture.md §3.1), `flow show` and `demo`.
+
+Thin shells: parse options, build the hub (`wiring.build_hub`), run it, print. Exit codes: 0 ok, 1 the hub
+itself failed (a file it could not handle, a database error), 2 usage error or unreadable register file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
+from medcom_bridge.hub.events import TraceEvent, to_audit_event
+from medcom_bridge.hub.runner import Hub, Summary
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INVALID_FLOW = 1  # `flow show`: no such flow
+MAX_ROUNDS = 1000
+_DURATION = re.compile(r"(\d+)\s*(min|d|h|m|s)?")
+
+flow_app = typer.Typer(help="Track & trace: one flow's delivery-status events.", no_args_is_help=True)
+
+
+class ShiftedClock:
+    """System time plus a fixed offset: `process --advance 61m` runs as if an hour had passed."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+        self._system = SystemClock()
+
+    def now(self) -> datetime:
+        return self._system.now() + self.offset
+
+
+def parse_duration(text: str) -> timedelta:
+    """`61m`, `2h`, `90d`, `30s`, `1h30m`: a duration for `--advance`. Raises ValueError."""
+    total = timedelta()
+    pos = 0
+    text = text.strip().lower()
+    while pos < len(text):
+        match = _DURATION.match(text, pos)
+        if not match or match.end() == pos:
+            raise ValueError(f"'{text}' is not a duration; use e.g. 61m, 2h, 90d")
+        value, unit = int(match.group(1)), match.group(2) or "s"
+        total += {
+            "d": timedelta(days=value),
+            "h": timedelta(hours=value),
+            "m": timedelta(minutes=value),
+            "min": timedelta(minutes=value),
+            "s": timedelta(seconds=value),
+        }[unit]
+        pos = match.end()
+    if not text:
+        raise ValueError("empty duration")
+    return total
+
+
+def make_clock(now: str | None, advance: str | None) -> Clock:
+    """`--now` fixes the time (ISO 8601; no zone = UTC) for the whole run; `--advance` adds to it."""
+    offset = parse_duration(advance) if advance else timedelta()
+    if now is None:
+        return ShiftedClock(offset)
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return ManualClock(moment + offset)
+
+
+def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
+    """Repeat `run_once` until a round finds nothing to do; one summary of everything done."""
+    total = Summary()
+    for _ in range(max_rounds):
+        summary = hub.run_once()
+        for name in (
+            "taken",
+            "already_taken",
+            "quarantined",
+            "duplicates",
+            "delivered",
+            "delivery_failures",
+            "timers_fired",
+            "converted",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(summary, name))
+        total.waiting_for_converter = summary.waiting_for_converter
+        total.errors += summary.errors
+        busy = summary.taken or summary.delivered or summary.timers_fired or summary.converted
+        if not busy or summary.delivery_failures:
+            break
+    return total
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "taken": summary.taken,
+        "already_taken": summary.already_taken,
+        "quarantined": summary.quarantined,
+        "duplicates": summary.duplicates,
+        "converted": summary.converted,
+        "delivered": summary.delivered,
+        "delivery_failures": summary.delivery_failures,
+        "timers_fired": summary.timers_fired,
+        "errors": summary.errors,
+    }
+
+
+def process(
+    spool: Annotated[
+        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+    ],
+    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
+    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL; default: SQLite file medcom-bridge.sqlite in the spool."),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="Run at this time (ISO 8601, e.g. 2026-01-20T09:01:00Z) instead of the clock."
+        ),
+    ] = None,
+    advance: Annotated[
+        str | None,
+        typer.Option(
+            "--advance", help="Run as if this much time had passed (e.g. 61m, 121m, 92d): fires timers."
+        ),
+    ] = None,
+    referral_hub: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+) -> None:
+    """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle."""
+    from medcom_bridge.hub.wiring import build_hub
+    from medcom_bridge.registry.shell import RegisterLoadError
+
+    try:
+        clock = make_clock(now, advance)
+    except ValueError as exc:
+        typer.echo(f"--now/--advance: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or ())
+    except RegisterLoadError as exc:
+        typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:  # the store could not be opened: the hub itself failed
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    try:
+        summary = run_until_idle(hub)
+    except Exception as exc:  # a database or file-system failure: report it, never a traceback
+        typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    finally:
+        hub.store.close()
+    if as_json:
+        typer.echo(json.dumps(summary_json(summary)))
+    else:
+        typer.echo(
+            f"taken {summary.taken} (duplicates {summary.duplicates}, quarantined {summary.quarantined}), "
+            f"converted {summary.converted}, delivered {summary.delivered}, timers fired {summary.timers_fired}"
+            + (f", delivery failures {summary.delivery_failures}" if summary.delivery_failures else "")
+        )
+    for problem in summary.errors:
+        typer.echo(problem, err=True)
+    raise typer.Exit(EXIT_FAILED if summary.errors else EXIT_OK)
+
+
+def format_event(event: TraceEvent) -> str:
+    """One human-readable line per event: time, step, transition, outcome, reason (ids only, no patient data)."""
+    change = (
+        f"{event.state_from} -> {event.state_to}"
+        if event.state_from and event.state_from != event.state_to
+        else event.state_to or ""
+    )
+    outcome = f"FAILED at {event.failure.value}" if event.failure is not None else "ok"
+    parts = [
+        event.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        f"{event.step.value:<22}",
+        f"{change:<36}",
+        outcome,
+    ]
+    if event.message_type:
+        parts.append(f"{event.message_type}{' ' + event.message_id if event.message_id else ''}")
+    if event.receipt is not None:
+        parts.append(f"receipt {event.receipt.value}")
+    if event.reason:
+        parts.append(f"- {event.reason}")
+    return "  ".join(parts)
+
+
+def find_flows(hub_store: Any, key: str) -> list[str]:
+    """Flows named by `key`: a flow id, a letter id (MessageHeader.id), an envelope id or a Bundle.id."""
+    with hub_store.transaction() as tx:
+        for field in ("id", "letter_id", "envelope_id", "bundle_id"):
+            found: list[str] = tx.find_flows(**{field: key})
+            if found:
+                return found
+    return []
+
+
+@flow_app.command("show")
+def flow_show(
+    flow_id: Annotated[
+        str, typer.Argument(help="Flow id, letter id (MessageHeader.id), envelope id or Bundle.id.")
+    ],
+    spool: Annotated[
+        Path | None, typer.Option("--spool", help="Spool folder (its medcom-bridge.sqlite is used).")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (instead of --spool).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="AuditEvent JSON (EHMI delivery-status shape), one Bundle.")
+    ] = False,
+) -> None:
+    """Show every event of one flow, oldest first."""
+    from medcom_bridge.hub.store import Store
+    from medcom_bridge.hub.wiring import default_db_url
+
+    if db is None and spool is None:
+        typer.echo("give --spool DIR or --db URL", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    url = db or default_db_url(spool or Path("."))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        typer.echo(f"no hub database at {url}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        store = Store.open(url)
+    except Exception as exc:
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    try:
+        flows = find_flows(store, flow_id)
+        if not flows:
+            typer.echo(f"no flow {flow_id}", err=True)
+            raise typer.Exit(EXIT_INVALID_FLOW)
+        with store.transaction() as tx:
+            events = {f: tx.events(f) for f in flows}
+            states = {f: tx.flow(f, lock=False).state.value for f in flows}
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(audit_bundle([e for f in flows for e in events[f]]), ensure_ascii=False))
+        return
+    for f in flows:
+        typer.echo(f"flow {f}  state {states[f]}")
+        for event in events[f]:
+            typer.echo("  " + format_event(event))
+
+
+def audit_bundle(events: list[TraceEvent]) -> dict[str, Any]:
+    """The events as a FHIR collection Bundle of AuditEvents (EdsBasicDeliveryStatus shape)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": to_audit_event(e)} for e in events],
+    }
+
+
+def demo(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder to build the demo in (created; reused if present).")
+    ] = Path("medcom-bridge-demo"),
+) -> None:
+    """Watch a FHIR letter reach an OIOXML-only receiver and the two XCTL03 receipts come back as one
+    Acknowledgement (all data made by our own code)."""
+    from medcom_bridge import demo as demo_data
+    from medcom_bridge.hub.wiring import build_hub
+
+    echo: Callable[[str], None] = typer.echo
+    if (folder / "spool").exists():
+        typer.echo(f"{folder}/spool exists already; choose a new folder", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    files = demo_data.build(folder)
+    clock = ManualClock(demo_data.DEMO_NOW)
+    hub = build_hub(files.spool, files.sor, files.edi, None, clock)
+    ids = demo_data.id_factory("end-systems")
+    municipality = demo_data.EndSystem(files.spool, demo_data.MUNICIPALITY, ids)
+    hospital = demo_data.EndSystem(files.spool, demo_data.HOSPITAL, ids)
+    echo(f"register: {files.sor} and {files.edi}")
+    echo(f"  {demo_data.MUNICIPALITY.ean} {demo_data.MUNICIPALITY.name}: FHIR only (FDIS91, FCTL)")
+    echo(f"  {demo_data.HOSPITAL.ean} {demo_data.HOSPITAL.name}: OIOXML only (XDIS91, XBIN01, XCTL01-03)")
+    echo(f"1. the municipality's CareCommunication waits in {files.spool}/{demo_data.MUNICIPALITY.ean}/out/")
+    try:
+        summary = run_until_idle(hub)
+        echo(f"2. medcom-bridge process: converted {summary.converted}, delivered {summary.delivered}")
+        clock.advance(timedelta(minutes=7))
+        for received in hospital.pick_up():
+            echo(f"   hospital received  {demo_data.describe(received)}")
+            receipt = hospital.receipt_for(received, now=clock.now())
+            if receipt is not None:
+                demo_data.drop(files.spool, demo_data.HOSPITAL.ean, f"receipt-{ids()}", receipt)
+        echo("3. the hospital's system answered each with an XCTL03 in its out/")
+        clock.advance(timedelta(minutes=1))
+        summary = run_until_idle(hub)
+        echo(f"4. medcom-bridge process: took {summary.taken} receipts, delivered {summary.delivered}")
+        for received in municipality.pick_up():
+            echo(f"   municipality received  {demo_data.describe(received)}")
+        flows = [f for f in (_first_flow(hub),) if f]
+        with hub.store.transaction() as tx:
+            for f in flows:
+                echo(f"5. medcom-bridge flow show {f} --spool {files.spool}")
+                for event in tx.events(f):
+                    echo("   " + format_event(event))
+    finally:
+        hub.store.close()
+    echo(
+        f"Try: medcom-bridge process --spool {files.spool} --sor {files.sor} --edi {files.edi} --advance 92d"
+    )
+
+
+def _first_flow(hub: Hub) -> str:
+    with hub.store.transaction() as tx:
+        flows = tx.find_flows()
+    return flows[0] if flows else ""

@@ -1,0 +1,302 @@
+"""The JSON API (OpenAPI): intake, flows, track & trace, statistics, health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from medcom_bridge.hub import stats
+from medcom_bridge.hub.events import TraceEvent, to_audit_event
+from medcom_bridge.web.app import Context
+from medcom_bridge.web.intake import IntakeRefused, take_envelope
+from medcom_bridge.web.queries import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    BadFilter,
+    FlowDetail,
+    flow_detail,
+    list_flows,
+    parse_filter,
+    parse_month,
+)
+
+XML_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string", "description": "One VANSEnvelope 1.0.4"}}
+        },
+    }
+}
+
+
+def problem(status: int, rule: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": rule, "message": message, **extra}, status_code=status)
+
+
+def event_json(e: TraceEvent) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "id": e.id,
+        "at": e.at.isoformat(),
+        "step": e.step.value,
+        "subtype": e.subtype.value,
+        "outcome": e.outcome.value,
+        "failure": e.failure.value if e.failure else None,
+        "reason": e.reason,
+        "cause": e.cause,
+        "receipt": e.receipt.value if e.receipt else None,
+        "route": e.route,
+        "flow_event": e.flow_event,
+        "sender_gln": e.sender_gln,
+        "receiver_gln": e.receiver_gln,
+        "sender_sor": e.sender_sor,
+        "receiver_sor": e.receiver_sor,
+        "message_id": e.message_id,
+        "envelope_id": e.envelope_id,
+        "orig_message_id": e.orig_message_id,
+        "message_type": e.message_type,
+        "message_version": e.message_version,
+        "state_from": e.state_from,
+        "state_to": e.state_to,
+    }
+
+
+def detail_json(d: FlowDetail) -> dict[str, Any]:
+    failed = d.failure
+    return {
+        **d.flow.to_json(),
+        "where": d.where,
+        "failed": None
+        if failed is None
+        else {
+            "place": failed.failure.value if failed.failure else None,
+            "reason": failed.reason,
+            "cause": failed.cause,
+            "at": failed.at.isoformat(),
+            "step": failed.step.value,
+        },
+        "timers": {timer.value: due.isoformat() for timer, due in d.timers.items()},
+        "messages": [
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "role": m.role,
+                "kind": m.kind,
+                "envelope_id": m.envelope_id,
+                "letter_id": m.letter_id,
+                "sender_gln": m.sender_gln,
+                "receiver_gln": m.receiver_gln,
+                "sha256": m.payload_sha256,
+                "file_name": m.file_name,
+                "created_at": m.created_at.isoformat(),
+                "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None,
+                "download": f"/flows/{d.flow.id}/messages/{m.id}",
+            }
+            for m in d.messages
+        ],
+        "events": f"/flows/{d.flow.id}/events",
+    }
+
+
+def api_router(ctx: Context) -> APIRouter:
+    router = APIRouter(tags=["hub"])
+
+    @router.post(
+        "/envelopes",
+        status_code=202,
+        summary="Hand in one VANSEnvelope (as if dropped into the sender's spool out/ folder)",
+        openapi_extra=XML_BODY,
+        responses={
+            202: {"description": "Taken: the flow id (also for a repeated POST of the same envelope)"},
+            400: {"description": "Not usable as intake (empty, sender mailbox unknown)"},
+            413: {"description": "Body too large"},
+            422: {"description": "Taken but rejected or quarantined; the reason and flow id are given"},
+            503: {"description": "This server has no hub to take envelopes"},
+        },
+    )
+    async def post_envelope(
+        request: Request,
+        mailbox: Annotated[
+            str | None, Query(description="Sender location number; default: the envelope's SenderID")
+        ] = None,
+    ) -> JSONResponse:
+        if ctx.hub is None:
+            return problem(503, "http-no-hub", "this server is read-only: it has no hub to take envelopes")
+        data = await request.body()
+        try:
+            result = await run_in_threadpool(take_envelope, ctx.hub, ctx.lock, data, mailbox=mailbox)
+        except IntakeRefused as exc:
+            return problem(exc.status, exc.rule, exc.message)
+        if ctx.wake is not None:
+            ctx.wake.set()
+        return JSONResponse(result.to_json(), status_code=422 if result.refused else 202)
+
+    @router.get("/flows", summary="Search flows by indexed facts, newest first, paged by cursor")
+    def get_flows(
+        state: str | None = None,
+        sender_gln: str | None = None,
+        receiver_gln: str | None = None,
+        letter_id: str | None = None,
+        envelope_id: str | None = None,
+        bundle_id: str | None = None,
+        created_from: Annotated[str | None, Query(description="Date or date-time (UTC if naive)")] = None,
+        created_to: Annotated[str | None, Query(description="Exclusive upper bound")] = None,
+        month: Annotated[str | None, Query(description="YYYY-MM: flows with an event in that month")] = None,
+        failure: Annotated[
+            str | None, Query(description="Flows that failed at: input, conversion, ...")
+        ] = None,
+        cause: str | None = None,
+        receipt: Annotated[str | None, Query(description="positive | negative")] = None,
+        event: Annotated[str | None, Query(description="A flow event, e.g. receipt_alert, converted")] = None,
+        route: Annotated[
+            str | None, Query(description="pass_through | oioxml_to_fhir | fhir_to_oioxml")
+        ] = None,
+        overdue: Annotated[str | None, Query(description="true: receipts missing past 120 minutes")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        cursor: str | None = None,
+    ) -> Any:
+        args = {
+            "state": state,
+            "sender_gln": sender_gln,
+            "receiver_gln": receiver_gln,
+            "letter_id": letter_id,
+            "envelope_id": envelope_id,
+            "bundle_id": bundle_id,
+            "created_from": created_from,
+            "created_to": created_to,
+            "month": month,
+            "failure": failure,
+            "cause": cause,
+            "receipt": receipt,
+            "event": event,
+            "route": route,
+            "overdue": overdue,
+        }
+        try:
+            f = parse_filter(args, ctx.clock.now())
+            with ctx.store.transaction() as tx:
+                page = list_flows(tx.conn, f, limit=limit, cursor=cursor)
+        except BadFilter as exc:
+            return problem(400, "bad-filter", str(exc))
+        return {
+            "flows": [row.to_json() for row in page.flows],
+            "next_cursor": page.next_cursor,
+            "filter": f.query_args(),
+        }
+
+    @router.get("/flows/{flow_id}", summary="One flow: state, parties, ids, where it is or where it failed")
+    def get_flow(flow_id: str) -> Any:
+        with ctx.store.transaction() as tx:
+            detail = flow_detail(tx, flow_id)
+        if detail is None:
+            return problem(404, "flow-unknown", f"no flow {flow_id!r}")
+        return detail_json(detail)
+
+    @router.get(
+        "/flows/{flow_id}/events",
+        summary="Track & trace: the flow's delivery-status events (format=auditevent: a FHIR Bundle)",
+    )
+    def get_events(
+        flow_id: str,
+        format: Annotated[str, Query(pattern="^(json|auditevent)$")] = "json",
+    ) -> Any:
+        with ctx.store.transaction() as tx:
+            try:
+                tx.flow_row(flow_id)
+            except LookupError:
+                return problem(404, "flow-unknown", f"no flow {flow_id!r}")
+            events = tx.events(flow_id)
+        if format == "auditevent":
+            return JSONResponse(
+                {
+                    "resourceType": "Bundle",
+                    "type": "collection",
+                    "total": len(events),
+                    "entry": [{"resource": to_audit_event(e)} for e in events],
+                },
+                media_type="application/fhir+json",
+            )
+        return {"flow_id": flow_id, "events": [event_json(e) for e in events]}
+
+    @router.get(
+        "/flows/{flow_id}/messages/{message_id}",
+        summary="Download one stored message exactly as received or delivered (contains patient data)",
+        response_class=Response,
+    )
+    def get_message(flow_id: str, message_id: str) -> Response:
+        with ctx.store.transaction() as tx:
+            message = next((m for m in tx.messages(flow_id) if m.id == message_id), None)
+            if message is None:
+                return problem(404, "message-unknown", f"flow {flow_id!r} has no message {message_id!r}")
+            data = tx.payload(message.payload_sha256)
+        name = f"{message.direction}-{message.role}-{message.id}.xml"
+        return Response(
+            data,
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
+
+    @router.get("/stats/monthly", summary="Monthly statistics from the event log")
+    def get_stats(
+        month: Annotated[str | None, Query(description="YYYY-MM; all months when absent")] = None,
+    ) -> Any:
+        try:
+            chosen = parse_month(month) if month else None
+        except BadFilter as exc:
+            return problem(400, "bad-filter", str(exc))
+        with ctx.store.transaction() as tx:
+            return monthly_json(tx.conn, chosen)
+
+    @router.get("/health", summary="Database reachable and hub loop alive")
+    def get_health() -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok"}
+        try:
+            with ctx.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            body["database"] = "ok"
+        except SQLAlchemyError as exc:
+            body.update(status="unavailable", database=f"error: {type(exc).__name__}")
+        loop = ctx.loop
+        if loop is not None:
+            body["loop"] = {
+                "running": loop.running,
+                "runs": loop.runs,
+                "last_run": loop.last_run.isoformat() if loop.last_run else None,
+                "last_error": loop.last_error,
+            }
+            if not loop.running or loop.last_error:
+                body["status"] = "degraded" if body["status"] == "ok" else body["status"]
+        return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
+
+    return router
+
+
+def monthly_json(conn: Connection, month: str | None) -> dict[str, Any]:
+    return {
+        "month": month,
+        "negative_receipts": [
+            {
+                "month": r.month,
+                "sender_gln": r.sender_gln,
+                "receiver_gln": r.receiver_gln,
+                "cause": r.cause,
+                "place": r.place,
+                "count": r.count,
+            }
+            for r in stats.negative_receipts(conn, month)
+        ],
+        "missing_receipts": [
+            {"month": r.month, "sender_gln": r.sender_gln, "receiver_gln": r.receiver_gln, "flows": r.flows}
+            for r in stats.missing_receipts(conn, month)
+        ],
+        "conversions": [
+            {"month": r.month, "route": r.route, "count": r.count} for r in stats.conversions(conn, month)
+        ],
+        "pass_throughs": stats.pass_throughs(conn, month),
+    }

@@ -1,0 +1,181 @@
+"""The operations pages: server-rendered, autoescaped, no external assets (the hub runs in closed networks).
+
+The overview answers "is there a problem, and is it in the conversion solution, the network or the
+receiver?"; every number on every page links to the flow list filtered to exactly those flows. Lists show ids
+and parties only; a message's content is one explicit click away (download, or the rendered letter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from lxml.etree import LxmlError
+
+from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
+from medcom_bridge.hub import stats
+from medcom_bridge.hub.events import Place
+from medcom_bridge.hub.flow import Event, Route, State
+from medcom_bridge.web.app import Context
+from medcom_bridge.web.queries import (
+    DEFAULT_PAGE,
+    PLACE_MEANING,
+    SIDES,
+    STATE_MEANING,
+    BadFilter,
+    flow_detail,
+    list_flows,
+    overview,
+    parse_filter,
+    parse_month,
+)
+from medcom_bridge.xmlsafe import XmlError
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Our pages use inline styles only; the rendered letter is produced by our own renderer, also self-contained.
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
+)
+RENDERABLE = frozenset({"carecommunication", "xdis91"})
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def link(path: str, **args: Any) -> str:
+    """A deep link with the given filters (None and empty values left out)."""
+    query = {k: str(v.value if hasattr(v, "value") else v) for k, v in args.items() if v not in (None, "")}
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+_env.globals.update(
+    link=link,
+    STATE_MEANING={s.value: m for s, m in STATE_MEANING.items()},
+    PLACE_MEANING={p.value: m for p, m in PLACE_MEANING.items()},
+    STATES=[s.value for s in State],
+    PLACES=[p.value for p in Place],
+    EVENTS=[e.value for e in Event],
+    ROUTES=[r.value for r in Route],
+    RENDERABLE=RENDERABLE,
+    SIDES=[(side, [p.value for p in places]) for side, places in SIDES],
+)
+
+
+def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**values)
+    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
+
+
+def error_page(status: int, title: str, message: str) -> HTMLResponse:
+    return page("error.html", status, title=title, message=message)
+
+
+def pages_router(ctx: Context) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def root() -> Response:
+        return RedirectResponse("/ui", status_code=307)
+
+    @router.get("/ui")
+    def overview_page(month: str | None = None) -> HTMLResponse:
+        now = ctx.clock.now()
+        try:
+            chosen = parse_month(month) if month else None
+        except BadFilter as exc:
+            return error_page(400, "Bad month", str(exc))
+        with ctx.store.transaction() as tx:
+            view = overview(tx.conn, now, month=chosen)
+        quarantined = ctx.spool.quarantined() if ctx.spool is not None else []
+        return page(
+            "overview.html",
+            view=view,
+            quarantined=[(path.name, _reason_line(reason)) for path, reason in quarantined],
+            loop=ctx.loop,
+            total=sum(view.states.values()),
+        )
+
+    @router.get("/ui/flows")
+    def flows_page(request: Request) -> HTMLResponse:
+        args = dict(request.query_params)
+        cursor = args.pop("cursor", None) or None
+        limit_text = args.pop("limit", "") or str(DEFAULT_PAGE)
+        try:
+            limit = int(limit_text)
+            f = parse_filter(dict(args), ctx.clock.now(), default_month=True)
+            with ctx.store.transaction() as tx:
+                result = list_flows(tx.conn, f, limit=limit, cursor=cursor)
+        except ValueError as exc:  # BadFilter is a ValueError, as is a non-numeric limit
+            return error_page(400, "Bad filter", str(exc))
+        query = f.query_args()
+        return page(
+            "flows.html",
+            flows=result.flows,
+            f=f,
+            query=query,
+            next_link=link("/ui/flows", **query, limit=limit, cursor=result.next_cursor)
+            if result.next_cursor
+            else None,
+            first_page=cursor is not None,
+            first_link=link("/ui/flows", **query, limit=limit),
+        )
+
+    @router.get("/ui/flows/{flow_id}")
+    def flow_page(flow_id: str) -> HTMLResponse:
+        with ctx.store.transaction() as tx:
+            detail = flow_detail(tx, flow_id)
+        if detail is None:
+            return error_page(404, "Unknown flow", f"There is no flow {flow_id!r}.")
+        return page("flow.html", d=detail)
+
+    @router.get("/ui/flows/{flow_id}/messages/{message_id}/render")
+    def render_page(flow_id: str, message_id: str) -> HTMLResponse:
+        with ctx.store.transaction() as tx:
+            message = next((m for m in tx.messages(flow_id) if m.id == message_id), None)
+            data = tx.payload(message.payload_sha256) if message is not None else b""
+        if message is None:
+            return error_page(404, "Unknown message", f"Flow {flow_id!r} has no message {message_id!r}.")
+        try:
+            html = render_document(data)
+        except (NotRenderable, UnknownKind, XmlError, LxmlError, ValueError) as exc:
+            return error_page(422, "Cannot render this message", str(exc))
+        return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
+
+    @router.get("/ui/stats")
+    def stats_page(month: str | None = None) -> HTMLResponse:
+        try:
+            chosen = parse_month(month) if month else ctx.clock.now().strftime("%Y-%m")
+        except BadFilter as exc:
+            return error_page(400, "Bad month", str(exc))
+        with ctx.store.transaction() as tx:
+            conn = tx.conn
+            negative = stats.negative_receipts(conn, chosen)
+            missing = stats.missing_receipts(conn, chosen)
+            conversions = stats.conversions(conn, chosen)
+            passed = stats.pass_throughs(conn, chosen).get(chosen, 0)
+        return page(
+            "stats.html",
+            month=chosen,
+            negative=negative,
+            missing=missing,
+            conversions=conversions,
+            pass_throughs=passed,
+        )
+
+    return router
+
+
+def _reason_line(reason_file: str) -> str:
+    """The `reason:` line of a quarantine .reason.txt (the file also names the sender and time)."""
+    for line in reason_file.splitlines():
+        if line.startswith("reason:"):
+            return line.removeprefix("reason:").strip()
+    return reason_file.strip()[:300]

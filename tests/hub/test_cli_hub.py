@@ -1,0 +1,92 @@
+"""The hub's commands: `demo` (the README's one command), `process` (architecture.md §3.1) and `flow show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from medcom_bridge import demo
+from medcom_bridge.cli import app
+from medcom_bridge.hub.cli import make_clock, parse_duration
+
+runner = CliRunner()
+
+
+def test_demo_shows_a_fhir_letter_reach_an_oioxml_receiver_and_one_acknowledgement_come_back(
+    tmp_path: Path,
+) -> None:
+    result = runner.invoke(app, ["demo", str(tmp_path / "d")])
+    assert result.exit_code == 0, result.output
+    assert "hospital received  xdis91" in result.output and "hospital received  xbin01" in result.output
+    assert "municipality received  acknowledgement" in result.output and "response.code=ok" in result.output
+    assert "receipt_aggregated" in result.output
+    spool = tmp_path / "d" / "spool"
+    assert len(list((spool / demo.MUNICIPALITY.ean / "read").glob("*.xml"))) == 1
+    again = runner.invoke(app, ["demo", str(tmp_path / "d")])
+    assert again.exit_code == 2  # never overwrites an existing demo
+
+
+def test_process_handles_the_spool_fires_timers_and_flow_show_prints_the_events(tmp_path: Path) -> None:
+    files = demo.build(tmp_path)
+    args = ["process", "--spool", str(files.spool), "--sor", str(files.sor), "--edi", str(files.edi)]
+    result = runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["taken"] == 1 and summary["converted"] == 1 and summary["delivered"] == 2
+    later = runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z", "--advance", "121m", "--json"])
+    assert json.loads(later.output)["timers_fired"] == 1  # the 120-minute missing-receipt alert
+
+    assert not list((files.spool / demo.MUNICIPALITY.ean / "out").iterdir())  # taken after its commit
+    shown = runner.invoke(app, ["flow", "show", "--spool", str(files.spool), _flow_id(files.spool)])
+    assert shown.exit_code == 0, shown.output
+    assert "received -> converting" in shown.output and "delivering -> awaiting_receipts" in shown.output
+    assert "FAILED at receiver" in shown.output  # the alert: receipts missing, the receiver's side
+    as_json = runner.invoke(
+        app, ["flow", "show", "--json", "--spool", str(files.spool), _flow_id(files.spool)]
+    )
+    bundle = json.loads(as_json.output)
+    assert bundle["resourceType"] == "Bundle"
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {"AuditEvent"}
+    missing = runner.invoke(app, ["flow", "show", "--spool", str(files.spool), "no-such-flow"])
+    assert missing.exit_code == 1
+
+
+def test_process_with_an_unreadable_register_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "sor.xml"
+    bad.write_text("not a register")
+    result = runner.invoke(app, ["process", "--spool", str(tmp_path / "s"), "--sor", str(bad)])
+    assert result.exit_code == 2 and "register" in result.output
+
+
+def _flow_id(spool: Path) -> str:
+    from medcom_bridge.hub.store import Store
+    from medcom_bridge.hub.wiring import default_db_url
+
+    store = Store.open(default_db_url(spool))
+    try:
+        with store.transaction() as tx:
+            [flow] = tx.find_flows()
+        return flow
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("61m", 61), ("2h", 120), ("1h30m", 90), ("92d", 92 * 24 * 60), ("90min", 90)]
+)
+def test_durations(text: str, minutes: int) -> None:
+    assert parse_duration(text).total_seconds() == minutes * 60
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_now_without_zone_is_utc_and_advance_adds() -> None:
+    clock = make_clock("2026-01-20T08:00:00", "61m")
+    assert clock.now().isoformat() == "2026-01-20T09:01:00+00:00"

@@ -1,0 +1,88 @@
+"""`medcom-bridge serve` as a real process on a free localhost port: start, take a POSTed envelope, run the
+hub loop (conversion and delivery without any further request), answer for the flow, stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.web.conftest import EDI, OIOXML_RECEIVER, SOR, envelope
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: object, timeout: float = 20.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()  # type: ignore[operator]
+        except httpx.TransportError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_serve_takes_an_envelope_delivers_it_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    edi = tmp_path / "edi.csv"
+    edi.write_text(EDI)
+    spool = tmp_path / "spool"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "medcom_bridge", "serve", "--spool", str(spool), "--sor", str(SOR)]
+    command += ["--edi", str(edi), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: httpx.get(f"{base}/health").json()["loop"]["running"])
+        posted = httpx.post(
+            f"{base}/envelopes", content=envelope(), headers={"content-type": "application/xml"}
+        )
+        assert posted.status_code == 202, posted.text
+        flow_id = posted.json()["flow_id"]
+        # No further request: the loop converts and delivers by itself.
+        flow = wait_for(
+            lambda: (f := httpx.get(f"{base}/flows/{flow_id}").json())["state"] == "awaiting_receipts" and f
+        )
+        assert flow["route"] == "fhir_to_oioxml"  # type: ignore[index]
+        assert len(list((spool / OIOXML_RECEIVER / "in").glob("*.xml"))) == 2
+        assert httpx.get(f"{base}/ui").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            raise
+    text = output.decode("utf-8", "replace")
+    assert process.returncode == 0, text
+    assert "stopping the hub loop" in text
+    assert "Traceback" not in text
+    assert "2512489996" not in text  # the patient's CPR never reaches the log
+
+
+def test_serve_with_an_unreadable_register_exits_2(tmp_path: Path) -> None:
+    sor = tmp_path / "sor.xml"
+    sor.write_text("<notsor/>")
+    result = subprocess.run(
+        [sys.executable, "-m", "medcom_bridge", "serve", "--spool", str(tmp_path), "--sor", str(sor)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "cannot load the register" in result.stderr and "Traceback" not in result.stderr
