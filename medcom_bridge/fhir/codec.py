@@ -904,6 +904,18 @@ def _fmt_decimal(value: Decimal) -> str:
 
 def to_json(resource: dict[str, Any], *, pretty: bool = False) -> bytes:
     """The model as FHIR JSON: UTF-8, æøå as they are, newlines as the JSON escape \\n."""
+    try:
+        return _to_json(resource, pretty)
+    except UnicodeEncodeError as exc:
+        # JSON input may spell a lone surrogate as "\\ud800"; UTF-8 (and so FHIR) cannot carry it.
+        raise FhirSerializeError(
+            "fhir-string",
+            "",
+            f"a string holds the lone UTF-16 surrogate {exc.object[exc.start]!r}, which UTF-8 cannot carry",
+        ) from None
+
+
+def _to_json(resource: dict[str, Any], pretty: bool) -> bytes:
     if _has_big_attachment(resource):
         streamed = _to_json_streamed(resource, pretty)
         if streamed is not None:

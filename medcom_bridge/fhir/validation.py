@@ -107,6 +107,7 @@ RULES: dict[str, str] = {
     "identifier-kombit": "KOMBIT organisation id: 'urn:uuid:' + UUID",
     "identifier-lpr3": "LPR3 episode-of-care id: 'urn:uuid:' + version 5 UUID",
     "identifier-use": "SOR and EAN identifiers have use 'official'",
+    "fhir-string": "strings are Unicode: no lone UTF-16 surrogate escapes in JSON",
     "patient-name": "the Patient has exactly one official name",
     "patient-family-name": "the official name has a family name (warning when identified only by replacement CPR)",
     # Bindings (required unless noted).
@@ -179,7 +180,34 @@ def validate_bytes(data: bytes) -> Report:
     except _ParseProblem as exc:
         return Report("carecommunication", None, (error(exc.rule, exc.path or "/", exc.message),))
     report = validate_resource(bundle, size=len(data))
+    if _SURROGATE_ESCAPE.search(data):
+        parse_findings = [*parse_findings, *_lone_surrogates(bundle, "Bundle")]
     return Report(report.kind, report.version, _merge(report.findings, parse_findings))
+
+
+# JSON may spell UTF-16 surrogates as escapes; a lone one is no Unicode character, and no UTF-8 (or XML, or
+# ISO-8859-1) writer can carry it, so it must be refused here rather than crash a converter later.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _lone_surrogates(value: Any, path: str) -> list[Finding]:
+    if isinstance(value, str):
+        for ch in value:
+            if "\ud800" <= ch <= "\udfff":
+                return [
+                    error(
+                        "fhir-string",
+                        path,
+                        f"contains the lone UTF-16 surrogate \\u{ord(ch):04x}, which is not a Unicode character; "
+                        "escape a character outside the BMP as a surrogate pair or write it as UTF-8",
+                    )
+                ]
+        return []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _lone_surrogates(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _lone_surrogates(v, f"{path}[{i}]")]
+    return []
 
 
 class _ParseProblem(ValueError):

@@ -26,6 +26,7 @@ from tests.hub.e2e import FHIR, OIO, START, counter_ids, make_pair, register_fil
 
 FLOWS_EACH_WAY = 100
 KILLS_PER_PHASE = 5
+MAX_KILL_DELAY = 0.6  # seconds after the first visible progress
 SEED = int(os.environ.get("HUB_CRASH_SEED", "20260302"))
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,9 @@ def crash_and_recover(spool: Path, sor: Path, edi: Path, now: str, rng: random.R
     """Kill `process` KILLS_PER_PHASE times at random moments while it works, then let it finish.
 
     Start-up (imports, migrations) takes seconds on a loaded machine, so each kill is timed from the moment the
-    process has begun taking or delivering files: a random 0-1.5 s later, in the middle of intake, conversion or delivery.
+    process has begun taking or delivering files: a random 0-0.6 s later, in the middle of intake, conversion or delivery.
+    (With group commit the first visible progress comes after a whole batch, and a phase's work takes only a
+    few seconds, so a longer window would let the hub finish before any kill lands.)
     Returns those delays.
     """
     kills = []
@@ -59,7 +62,7 @@ def crash_and_recover(spool: Path, sor: Path, edi: Path, now: str, rng: random.R
         deadline = time.monotonic() + 60
         while proc.poll() is None and progress(spool) == before and time.monotonic() < deadline:
             time.sleep(0.02)
-        delay = rng.uniform(0.0, 1.5)
+        delay = rng.uniform(0.0, MAX_KILL_DELAY)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
