@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from medcom_bridge import identifiers
 from medcom_bridge.fhir import rules_identifiers
 from medcom_bridge.fhir.parties import BuildError, Organization
-from medcom_bridge.oioxml.validation import gln_ok as oioxml_gln_ok
 from medcom_bridge.registry import gln
 
 # Real location numbers from MedCom's samples and the SOR extracts.
@@ -40,7 +39,6 @@ def test_every_gln_check_agrees(value: str) -> None:
     assert identifiers.gln_ok(value) is expected
     assert (rules_identifiers.check_gln(value) is None) is expected
     assert (gln.problem(value) is None) is (expected and value not in gln.PLACEHOLDERS)
-    assert oioxml_gln_ok(value) is expected  # still its own copy in oioxml/validation.py: must not drift
     try:
         Organization(sor="441211000016000", ean=value)
         built = True

@@ -63,10 +63,11 @@ def _party(context: Context, who: Sender | Receiver) -> Party | None:
     return party
 
 
-def _org(org_id: str, ean: str, party: Party | None, name: str | None) -> Json:
+def organization(org_id: str, ean: str, sor: str | None, name: str | None) -> Json:
+    """A MedComMessagingOrganization: GLN always, SOR when the register knows it (sheet rows Sender/Receiver)."""
     identifiers = [{"system": tables.SYSTEM_GLN, "value": ean}]
-    if party and party.sor:
-        identifiers.append({"system": tables.SYSTEM_SOR, "value": party.sor})
+    if sor:
+        identifiers.append({"system": tables.SYSTEM_SOR, "value": sor})
     org: Json = {
         "resourceType": "Organization",
         "id": org_id,
@@ -157,8 +158,15 @@ def xdis91_to_carecommunication(
     receiver_name = rules.organisation_name(
         email.receiver.organisation_name, email.receiver.department_name, email.receiver.unit_name
     ) or (receiver_party.name if receiver_party else None)
-    sender_org = _org(ids("sender"), xdis_letter.sender_ean, sender_party, sender_name)
-    receiver_org = _org(ids("receiver"), xdis_letter.receiver_ean, receiver_party, receiver_name)
+    sender_org = organization(
+        ids("sender"), xdis_letter.sender_ean, sender_party.sor if sender_party else None, sender_name
+    )
+    receiver_org = organization(
+        ids("receiver"),
+        xdis_letter.receiver_ean,
+        receiver_party.sor if receiver_party else None,
+        receiver_name,
+    )
     phone = rules.author_contact(
         email.sender.telephone_subscriber_identifier, sender_party.phone if sender_party else None
     )

@@ -21,6 +21,7 @@ from medcom_bridge.convert.context import Context, ConversionError, FhirResult, 
 from medcom_bridge.convert.correlation import CorrelationRecord, FhirParty, OioxmlLetter
 from medcom_bridge.convert.fhirview import BundleView, as_dict, as_list, identifier
 from medcom_bridge.convert.narrative import add_narratives
+from medcom_bridge.convert.oioxml_to_fhir import organization
 from medcom_bridge.convert.plaintext import formatted
 from medcom_bridge.convert.plaintext import plain as plain_text
 from medcom_bridge.convert.validate import validate_fhir_output, validate_oioxml_output
@@ -223,21 +224,6 @@ def _refusals(receipt: XctlReceipt, what: str) -> list[tuple[str, str]]:
     return out
 
 
-def _ack_org(org_id: str, party: FhirParty) -> Json:
-    identifiers = [{"system": tables.SYSTEM_GLN, "value": party.ean}]
-    if party.sor:
-        identifiers.append({"system": tables.SYSTEM_SOR, "value": party.sor})
-    org: Json = {
-        "resourceType": "Organization",
-        "id": org_id,
-        "meta": {"profile": [tables.PROFILE_MSG_ORGANIZATION]},
-        "identifier": identifiers,
-    }
-    if party.name:
-        org["name"] = party.name
-    return org
-
-
 def _endpoint(party: FhirParty) -> str | None:
     return f"{SOR_ENDPOINT_PREFIX}{party.sor}" if party.sor else None
 
@@ -289,8 +275,8 @@ def xctl_to_acknowledgement(
     our_party = _with_register(our_party, context)
     their_party = _with_register(their_party, context)
     new = context.new_uuid
-    ours = _ack_org(new(), our_party)
-    theirs = _ack_org(new(), their_party)
+    ours = organization(new(), our_party.ean, our_party.sor, our_party.name)
+    theirs = organization(new(), their_party.ean, their_party.sor, their_party.name)
     latest = max(r.envelope.sent for r, _ in receipts)
     timestamp = rules.fhir_datetime(latest)
     header_id = new()

@@ -167,14 +167,6 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         unclaimed = [(i, b) for i, b in unclaimed if not any(b is m for m in mine)]
         if len(letters) == 1:
             mine += [b for _, b in unclaimed]
-        for role, party in (("sender", letter.body.sender), ("receiver", letter.body.receiver)):
-            found = ctx.directory.party(party.ean_identifier)
-            if found is None or not found.sor:
-                # FHIR addresses organisations by SOR code, which an XDIS91 does not carry: say where it comes from.
-                outcome.problems.append(
-                    f"{_source.file}: the register has no SOR code for the {role} EAN {party.ean_identifier}; "
-                    "pass --sor with a SOR export (or --edi) that registers it"
-                )
         result = xdis91_to_carecommunication(letter, mine, context=ctx)
         bundle = result.bundle
         outcome.outputs.append(
@@ -295,9 +287,12 @@ def write_outputs(
     for out in outcome.outputs:
         if not out.report.valid:
             errors += out.report.errors
+            # The converter's warnings often name the cause (e.g. convert-sor-unknown: pass --sor), the
+            # validator's errors only the effect: show the cause first.
+            causes = [f for f in out.report.findings if f.severity == "warning"]
             problems.append(
                 f"{out.kind} {out.letter_id}: the converted message is invalid; not written ("
-                + "; ".join(str(e) for e in out.report.errors[:5])
+                + "; ".join(str(f) for f in [*causes, *out.report.errors[:5]])
                 + ")"
             )
             continue

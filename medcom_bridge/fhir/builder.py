@@ -254,6 +254,20 @@ class _Assembly:
         }
 
 
+def _primary_destination(endpoint: str | None, receiver_key: str) -> JsonDict:
+    """MessageHeader.destination:primary (the only destination MedCom allows: no cc)."""
+    return {
+        "extension": [
+            {
+                "url": url.EXT_DESTINATION_USE,
+                "valueCoding": {"system": url.CS_DESTINATION_USE, "code": "primary"},
+            }
+        ],
+        "endpoint": endpoint,
+        "receiver": _ref(receiver_key),
+    }
+
+
 def _ref(key: str) -> JsonDict:
     return {"reference": key}
 
@@ -509,18 +523,7 @@ def _cc_header(mh_id: str, head: _Header, comm_key: str) -> JsonDict:
             ],
         ),
         "eventCoding": {"system": url.CS_EVENT, "code": "care-communication-message"},
-        "destination": [
-            {
-                "extension": [
-                    {
-                        "url": url.EXT_DESTINATION_USE,
-                        "valueCoding": {"system": url.CS_DESTINATION_USE, "code": "primary"},
-                    }
-                ],
-                "endpoint": head.receiver_endpoint,
-                "receiver": _ref(head.receiver_key),
-            }
-        ],
+        "destination": [_primary_destination(head.receiver_endpoint, head.receiver_key)],
         "sender": _ref(head.sender_key),
         "source": {"endpoint": head.sender_endpoint},
         "focus": [_ref(comm_key)],
@@ -1120,18 +1123,7 @@ def acknowledgement(
             ],
         ),
         "eventCoding": {"system": url.CS_EVENT, "code": "acknowledgement-message"},
-        "destination": [
-            {
-                "extension": [
-                    {
-                        "url": url.EXT_DESTINATION_USE,
-                        "valueCoding": {"system": url.CS_DESTINATION_USE, "code": "primary"},
-                    }
-                ],
-                "endpoint": their_endpoint,
-                "receiver": _ref(theirs_key),
-            }
-        ],
+        "destination": [_primary_destination(their_endpoint, theirs_key)],
         "sender": _ref(ours_key),
         "source": {"endpoint": our_endpoint},
         "response": response,

@@ -41,6 +41,7 @@ from medcom_bridge.hub.pipeline import (
 )
 from medcom_bridge.hub.store import Correlation
 from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT
+from medcom_bridge.oioxml.receipts import REFUSE_TEXT_MAX
 from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
 
 FHIR_KINDS = frozenset({"carecommunication", "acknowledgement"})
@@ -53,7 +54,6 @@ CONVERSION_PREFIX = "conversion failed"
 #: Stored with the correlation record: did the XDIS91 ask for a positive receipt (pluspositivkvitt)?
 POSITIVE_RECEIPT_KEY = "hub_positive_receipt_requested"
 #: One EDIFACT FTX segment (5 x 70): the longest refuse text every receiver can show.
-REFUSE_TEXT_LIMIT = 350
 #: The hub's own text in a negative receipt for input it rejects (reason follows).
 REJECTED_TEXT = "Meddelelsen er afvist af konverteringsløsningen"
 
@@ -595,8 +595,8 @@ def _refusal(reason: str) -> tuple[str, str]:
     if reason.startswith(CONVERSION_PREFIX):
         return r.IKKE_SPECIFICERET, r.CONVERSION_FAILED_TEXT
     if reason.startswith(REGISTER_PREFIX):
-        return r.UKENDT_LOKATIONSNUMMER, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
-    return r.SYNTAKSFEJL, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
+        return r.UKENDT_LOKATIONSNUMMER, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
+    return r.SYNTAKSFEJL, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
 
 
 def _xctl01(
@@ -635,7 +635,7 @@ def _fatal_ack(
         return None
     try:
         bundle, _ = parse(payload)
-        text = f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_LIMIT]
+        text = f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
         if reason.startswith(CONVERSION_PREFIX):
             from medcom_bridge.oioxml.receipts import CONVERSION_FAILED_TEXT
 

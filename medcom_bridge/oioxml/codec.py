@@ -542,7 +542,18 @@ def serialize(message: AnyEmessage, *, indent: bool = True) -> bytes:
             "/",
             f"character U+{ord(bad.group()):04X} cannot be written in XML 1.0; remove it or replace it",
         )
-    return XML_DECLARATION + text.encode("iso-8859-1", "xmlcharrefreplace")
+    data = XML_DECLARATION + text.encode("iso-8859-1", "xmlcharrefreplace")
+    if _is_multibyte_utf8(data):
+        # Rare Latin-1 text (e.g. 'Ã' + '¸') is also valid UTF-8, and a reader applying the encoding-mismatch
+        # rule (ours included) would take it for UTF-8. Writing U+0080-U+00BF as references breaks every such
+        # two-byte sequence, so what we write always reads back as written.
+        data = XML_DECLARATION + _LATIN1_CONTINUATION.sub(lambda m: f"&#{ord(m.group())};", text).encode(
+            "iso-8859-1", "xmlcharrefreplace"
+        )
+    return data
+
+
+_LATIN1_CONTINUATION = re.compile("[\x80-\xbf]")
 
 
 def build_tree(message: AnyEmessage) -> etree._Element:

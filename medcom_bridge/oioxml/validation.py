@@ -21,6 +21,7 @@ import re
 from lxml import etree
 
 from medcom_bridge.findings import Finding, Report, error, information, warning
+from medcom_bridge.identifiers import gln_ok
 from medcom_bridge.oioxml.codec import (
     OioxmlError,
     build_message,
@@ -236,15 +237,6 @@ def _statistical_code(kind: str, path: str, value: str) -> list[Finding]:
             )
         ]
     return []
-
-
-def gln_ok(ean: str) -> bool:
-    """A 13-digit GLN (EAN location number) with a valid GS1 check digit."""
-    if len(ean) != 13 or not ean.isascii() or not ean.isdigit():
-        return False
-    # GS1: from the left, digits 1, 3, 5 ... weigh 1 and digits 2, 4, 6 ... weigh 3.
-    total = sum(map(int, ean[0:12:2])) + 3 * sum(map(int, ean[1:12:2]))
-    return (10 - total % 10) % 10 == int(ean[12])
 
 
 def _ean_rules(kind: str, path: str, ean: str) -> list[Finding]:

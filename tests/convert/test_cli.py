@@ -56,8 +56,9 @@ def test_without_register_the_carecommunication_is_not_written(tmp_path: Path) -
     assert code == 1 and lines == []
     assert "identifier-sor" in err and not list(tmp_path.iterdir())
     # ... and the reason a user can act on comes first: which EAN the register lacks.
-    assert "no SOR code for the sender EAN 5790001382445" in err
-    assert "no SOR code for the receiver EAN 5790000121441" in err
+    assert "convert-sor-unknown ClinicalEmail/Sender/EANIdentifier: location number 5790001382445" in err
+    assert "convert-sor-unknown ClinicalEmail/Receiver/EANIdentifier: location number 5790000121441" in err
+    assert err.index("convert-sor-unknown") < err.index("identifier-sor")
 
 
 def test_carecommunication_to_xdis91_and_xbin01(tmp_path: Path) -> None:
