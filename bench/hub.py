@@ -216,7 +216,7 @@ def run_complete(
     n: int, url: str | None, schema: str | None, root: Path, profile: bool = False
 ) -> dict[str, float]:
     from medcom_bridge import demo
-    from medcom_bridge.hub.cli import run_until_idle
+    from medcom_bridge.cli.hub import run_until_idle
 
     hub, clock, systems, ids = _complete_world(root / "batch", url, schema)
     letters = _letters(n, ids)

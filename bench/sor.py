@@ -42,7 +42,7 @@ def peak_mb() -> float:
 
 
 def child_import(folder: Path) -> dict[str, object]:
-    from medcom_bridge.registry.shell import load_register
+    from medcom_bridge.shell.register import load_register
 
     start = time.perf_counter()
     register = load_register(folder / "sor.xml", folder / "edi.csv", folder / "eer.json")
@@ -63,7 +63,7 @@ def child_lookups_and_report(folder: Path) -> dict[str, object]:
     from medcom_bridge.registry.quality import report
     from medcom_bridge.registry.report_html import render
     from medcom_bridge.registry.routing import decide
-    from medcom_bridge.registry.shell import load_register
+    from medcom_bridge.shell.register import load_register
 
     register = load_register(folder / "sor.xml", folder / "edi.csv", folder / "eer.json")
     rng = random.Random(1)

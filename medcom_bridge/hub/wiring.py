@@ -13,7 +13,7 @@ from medcom_bridge.hub.clock import Clock
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.spool import Spool
 from medcom_bridge.hub.store import Store, default_url
-from medcom_bridge.registry.shell import load_register
+from medcom_bridge.shell.register import load_register
 
 DB_FILE = "medcom-bridge.sqlite"
 
@@ -35,7 +35,7 @@ def build_hub(
 ) -> Hub:
     """A hub over `spool` with the register from `sor` (+ `edi`), its store at `db_url` (migrated).
 
-    Raises `registry.shell.RegisterLoadError` for an unreadable register and SQLAlchemy errors for a store
+    Raises `shell.register.RegisterLoadError` for an unreadable register and SQLAlchemy errors for a store
     that cannot be opened. `referral_hubs` are the location numbers of the national referral hub (DNHF),
     whose attachments are never held for pairing. `schema` puts the tables in a PostgreSQL schema (tests).
     """

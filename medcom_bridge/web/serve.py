@@ -121,7 +121,7 @@ def serve_command(
 
     from medcom_bridge.hub.clock import SystemClock
     from medcom_bridge.hub.wiring import build_hub
-    from medcom_bridge.registry.shell import RegisterLoadError
+    from medcom_bridge.shell.register import RegisterLoadError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

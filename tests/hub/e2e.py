@@ -97,7 +97,7 @@ class World:
 
     # -- running ----------------------------------------------------------------------------------------------
     def run(self) -> Summary:
-        from medcom_bridge.hub.cli import run_until_idle
+        from medcom_bridge.cli.hub import run_until_idle
 
         return run_until_idle(self.hub)
 

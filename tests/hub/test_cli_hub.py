@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from medcom_bridge import demo
 from medcom_bridge.cli import app
-from medcom_bridge.hub.cli import make_clock, parse_duration
+from medcom_bridge.cli.hub import make_clock, parse_duration
 
 runner = CliRunner()
 

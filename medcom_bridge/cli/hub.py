@@ -143,7 +143,7 @@ def process(
 ) -> None:
     """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle."""
     from medcom_bridge.hub.wiring import build_hub
-    from medcom_bridge.registry.shell import RegisterLoadError
+    from medcom_bridge.shell.register import RegisterLoadError
 
     try:
         clock = make_clock(now, advance)

@@ -39,7 +39,7 @@ def sor_report(
     # Imported here so that `medcom-bridge validate` does not pay for jinja2 and the register at start-up.
     from medcom_bridge.registry import report_html
     from medcom_bridge.registry.quality import report
-    from medcom_bridge.registry.shell import RegisterLoadError, load_register
+    from medcom_bridge.shell.register import RegisterLoadError, load_register
 
     try:
         as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()

@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
+from medcom_bridge.cli.sor import sor_app
 from medcom_bridge.documents import validate_document
 from medcom_bridge.findings import Report
-from medcom_bridge.registry.cli import sor_app
 
 app = typer.Typer(
     name="medcom-bridge",
@@ -133,7 +133,7 @@ def convert(
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
 ) -> None:
     """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)."""
-    from medcom_bridge.convert import shell
+    from medcom_bridge.shell import convert as shell
 
     if to not in shell.TARGETS or fhir_format not in ("json", "xml"):
         typer.echo(f"--to must be one of {', '.join(shell.TARGETS)}; --fhir-format json or xml", err=True)
@@ -170,10 +170,10 @@ def serve(
     raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo))
 
 
-# The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/hub/cli.py.
-from medcom_bridge.hub.cli import demo as _hub_demo  # noqa: E402
-from medcom_bridge.hub.cli import flow_app as _hub_flow_app  # noqa: E402
-from medcom_bridge.hub.cli import process as _hub_process  # noqa: E402
+# The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/cli/hub.py.
+from medcom_bridge.cli.hub import demo as _hub_demo  # noqa: E402
+from medcom_bridge.cli.hub import flow_app as _hub_flow_app  # noqa: E402
+from medcom_bridge.cli.hub import process as _hub_process  # noqa: E402
 
 app.command("process")(_hub_process)
 app.command("demo")(_hub_demo)
