@@ -27,6 +27,7 @@ from medcom_bridge.directory import Directory
 from medcom_bridge.documents import validate_as
 from medcom_bridge.envelope import vans
 from medcom_bridge.findings import Finding, error, information
+from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.pipeline import (
     ConversionOutcome,
@@ -47,10 +48,8 @@ from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
 FHIR_KINDS = frozenset({"carecommunication", "acknowledgement"})
 OIOXML_LETTERS = frozenset({"xdis91", "xbin01"})
 XCTL_KINDS = frozenset({"xctl01", "xctl02", "xctl03"})
-#: Route reasons start with this, so a negative receipt can say "unknown location number" (XCTL01 LOK).
+#: Route reasons start with this in the trace and the refuse text (the cause itself is `RejectCause.ROUTE`).
 REGISTER_PREFIX = "register: "
-#: The hub's reason for a failed conversion starts with this (set by `runner.convert_due`).
-CONVERSION_PREFIX = "conversion failed"
 #: Stored with the correlation record: did the XDIS91 ask for a positive receipt (pluspositivkvitt)?
 POSITIVE_RECEIPT_KEY = "hub_positive_receipt_requested"
 #: One EDIFACT FTX segment (5 x 70): the longest refuse text every receiver can show.
@@ -549,6 +548,7 @@ class ReceiptAnswers:
         self,
         inbound: Inbound | None,
         data: bytes,
+        cause: RejectCause,
         reason: str,
         *,
         mailbox: str,
@@ -564,9 +564,9 @@ class ReceiptAnswers:
             return None
         ours = inbound.receiver_gln if inbound is not None else _receiver_of(reading)
         if kind in OIOXML_LETTERS:
-            return _xctl01(payload, reason, mailbox, ours, now, new_id)
+            return _xctl01(payload, cause, reason, mailbox, ours, now, new_id)
         if kind == "carecommunication":
-            return _fatal_ack(payload, reason, mailbox, ours, now, new_id)
+            return _fatal_ack(payload, cause, reason, mailbox, ours, now, new_id)
         return None
 
     def repeat(self, answer: bytes, *, now: datetime, new_id: IdFactory) -> bytes:
@@ -589,18 +589,22 @@ def _receiver_of(reading: vans.Reading) -> str | None:
     return reading.envelope.receiver.value if reading.envelope is not None else None
 
 
-def _refusal(reason: str) -> tuple[str, str]:
+def _refusal(cause: RejectCause, reason: str) -> tuple[str, str]:
     from medcom_bridge.oioxml import receipts as r
 
-    if reason.startswith(CONVERSION_PREFIX):
-        return r.IKKE_SPECIFICERET, r.CONVERSION_FAILED_TEXT
-    if reason.startswith(REGISTER_PREFIX):
-        return r.UKENDT_LOKATIONSNUMMER, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
-    return r.SYNTAKSFEJL, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
+    if cause is RejectCause.CONVERSION:
+        return cause.refuse_code, r.CONVERSION_FAILED_TEXT
+    return cause.refuse_code, f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
 
 
 def _xctl01(
-    payload: bytes, reason: str, mailbox: str, ours: str | None, now: datetime, new_id: IdFactory
+    payload: bytes,
+    cause: RejectCause,
+    reason: str,
+    mailbox: str,
+    ours: str | None,
+    now: datetime,
+    new_id: IdFactory,
 ) -> Output | None:
     from medcom_bridge.convert.rules import DANISH_TIME
     from medcom_bridge.oioxml.codec import serialize
@@ -609,7 +613,7 @@ def _xctl01(
     facts = peek_original(payload)
     if facts is None:
         return None
-    code, text = _refusal(reason)
+    code, text = _refusal(cause, reason)
     letter_ids = letter_id_factory(new_id)
     envelope_id, letter_id = letter_ids(), letter_ids()
     receipt = negative_vans_receipt(
@@ -625,7 +629,13 @@ def _xctl01(
 
 
 def _fatal_ack(
-    payload: bytes, reason: str, mailbox: str, ours: str | None, now: datetime, new_id: IdFactory
+    payload: bytes,
+    cause: RejectCause,
+    reason: str,
+    mailbox: str,
+    ours: str | None,
+    now: datetime,
+    new_id: IdFactory,
 ) -> Output | None:
     from medcom_bridge.fhir.builder import acknowledgement
     from medcom_bridge.fhir.codec import parse, to_json
@@ -635,14 +645,8 @@ def _fatal_ack(
         return None
     try:
         bundle, _ = parse(payload)
-        text = f"{REJECTED_TEXT}: {reason}"[:REFUSE_TEXT_MAX]
-        if reason.startswith(CONVERSION_PREFIX):
-            from medcom_bridge.oioxml.receipts import CONVERSION_FAILED_TEXT
-
-            text = CONVERSION_FAILED_TEXT
-        issue = Issue(
-            severity="error", code="not-found" if reason.startswith(REGISTER_PREFIX) else "invalid", text=text
-        )
+        _, text = _refusal(cause, reason)
+        issue = Issue(severity="error", code=cause.issue_code, text=text)
         ack = acknowledgement(bundle, code="fatal-error", issues=[issue], now=now, new_id=new_id)
     except ValueError:  # BuildError and parse errors: too broken to be answered in FHIR
         return None

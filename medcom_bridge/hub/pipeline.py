@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from medcom_bridge.findings import Finding
+from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.store import Correlation
 
@@ -187,6 +188,7 @@ class Answers(Protocol):
         self,
         inbound: Inbound | None,
         data: bytes,
+        cause: RejectCause,
         reason: str,
         *,
         mailbox: str,

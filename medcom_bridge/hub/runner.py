@@ -19,19 +19,35 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
+from medcom_bridge.hub import decide
+from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.clock import Clock
 from medcom_bridge.hub.dedup import Verdict, classify, envelope_namespace, letter_namespace
+from medcom_bridge.hub.engine import (
+    IN_ATTACHMENT,
+    IN_CORRELATION,
+    IN_DUPLICATE,
+    IN_INVALID,
+    IN_LETTER,
+    IN_RECEIPT,
+    IN_UNREADABLE,
+    OUT_ANSWER,
+    OUT_FORWARD,
+    OUT_LETTER,
+    OUT_NEGATIVE,
+    Cause,
+    Engine,
+    transition,
+)
 from medcom_bridge.hub.events import Place, ReceiptVerdict, Step
-from medcom_bridge.hub.flow import Action, Event, Flow, ImpossibleTransition, Route, State, step
+from medcom_bridge.hub.flow import Event, State
 from medcom_bridge.hub.pipeline import (
     ATTACHMENT_KINDS,
     Answers,
     Converter,
-    Decision,
     Inbound,
     Output,
     Part,
-    RouteOutcome,
     Router,
     Unreadable,
 )
@@ -45,19 +61,6 @@ INTAKE = "intake"
 ACK_TARGET = "ack-target"
 ATTACHMENT = "attachment"
 
-# Roles of stored messages. Inbound: the flow's parts and what else arrived; outbound: what the hub sends.
-IN_CORRELATION = "correlation"  # the converter's correlation record (§6), newest last
-IN_LETTER, IN_ATTACHMENT, IN_RECEIPT, IN_LATE, IN_INVALID, IN_DUPLICATE, IN_UNREADABLE = (
-    "letter",
-    "attachment",
-    "receipt",
-    "late",
-    "invalid",
-    "duplicate",
-    "unreadable",
-)
-OUT_LETTER, OUT_FORWARD, OUT_ANSWER, OUT_NEGATIVE = "letter", "forward", "answer", "negative_receipt"
-_ANSWER_ROLES = (OUT_ANSWER, OUT_NEGATIVE)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _T = TypeVar("_T")
 
@@ -83,19 +86,6 @@ class Summary:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """The inbound message that caused a transition, for carrying out its actions."""
-
-    inbound: Inbound | None
-    data: bytes
-    mailbox: str
-    message_id: str
-    file_name: str
-    reason: str | None = None
-    answer_outputs: tuple[Output, ...] = ()
-
-
 class Hub:
     def __init__(
         self,
@@ -119,6 +109,7 @@ class Hub:
         self.answers = answers
         self.ids = ids
         self.batch = max(1, batch)
+        self.engine = Engine(spool, answers, ids)
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def run_once(self) -> Summary:
@@ -139,13 +130,7 @@ class Hub:
             fired_here = 0
             with self.store.transaction() as tx:
                 for timer in chunk:
-                    fired = tx.fire_timer(timer, now)
-                    if fired.flow is None:
-                        continue
-                    fired_here += 1
-                    context = _Context(None, b"", "", "", "")
-                    for action in fired.actions:
-                        self._carry_out(tx, fired.flow, action, now, context)
+                    fired_here += self.engine.fire(tx, timer, now)
             summary.timers_fired += fired_here
 
     # -- intake ------------------------------------------------------------------------------------------------
@@ -274,11 +259,19 @@ class Hub:
     ) -> None:
         flow = tx.create_flow(now, FlowInfo(sender_gln=file.ean, receipt_expected=False))
         tx.claim_key(INTAKE, key, flow.id, now)
-        message_id = self._store_in(tx, flow.id, data, now, role=IN_UNREADABLE, sender=file.ean)
-        context = _Context(
-            None, data, file.ean, message_id, file.name, reason=f"{problem.rule}: {problem.message}"
+        message_id = self.engine.store_in(tx, flow.id, data, now, role=IN_UNREADABLE, sender=file.ean)
+        context = Cause(
+            None,
+            data,
+            file.ean,
+            message_id,
+            file.name,
+            reason=f"{problem.rule}: {problem.message}",
+            reject=RejectCause.HUB_ERROR
+            if problem.rule == RejectCause.HUB_ERROR.value
+            else RejectCause.UNREADABLE,
         )
-        self._apply(
+        self.engine.transition(
             tx, flow.id, Event.INPUT_UNREADABLE, now, context, Note(reason=context.reason, cause=problem.rule)
         )
 
@@ -295,27 +288,22 @@ class Hub:
         """Route one identified message; returns True when it was a duplicate."""
         verdict, owner = self._dedup(inbound, found)
         if verdict.duplicate and owner is not None:
-            message_id = self._store_in(tx, owner, data, now, role=IN_DUPLICATE, inbound=inbound)
+            message_id = self.engine.store_in(tx, owner, data, now, role=IN_DUPLICATE, inbound=inbound)
             tx.claim_key(INTAKE, key, owner, now, message_id)
-            context = _Context(inbound, data, file.ean, message_id, file.name)
+            context = Cause(inbound, data, file.ean, message_id, file.name)
             note = _note(inbound, reason=f"{verdict.value}: letter id seen before", cause=verdict.value)
-            self._apply(tx, owner, Event.DUPLICATE, now, context, note)  # allowed in every state
+            self.engine.transition(tx, owner, Event.DUPLICATE, now, context, note)  # allowed in every state
             return True
         if inbound.is_receipt:
             self._receipt(tx, file, data, inbound, key, now)
             return False
         route = self.router.route(inbound)
-        partner = self._partner(tx, inbound)
-        event, reason, cause = _letter_event(inbound, verdict, route, partner is not None)
-        if partner is not None and event in _PARTNER_EVENTS and not _allows(tx.flow(partner), event, now):
-            # The partner's flow takes no partner any more (e.g. closed): this message starts its own flow.
-            partner = None
-            event, reason, cause = _letter_event(inbound, verdict, route, False)
-        flow_id = partner if partner is not None and event in _PARTNER_EVENTS else None
-        # A FHIR receiver acknowledges every message, so a letter converted to FHIR always awaits its receipt,
-        # even when the XDIS91 asked for no positive one (the converter then sends no XCTL03, only negatives).
-        to_fhir = route.decision is Decision.TO_FHIR and inbound.kind == "xdis91"
-        expects = inbound.receipt_requested or to_fhir
+        partner_id = self._partner(tx, inbound)
+        partner = tx.flow(partner_id) if partner_id is not None else None
+        outcome = decide.letter(inbound, verdict, route, partner)
+        event = outcome.event
+        flow_id = partner_id if decide.joins_partner(outcome, partner) else None
+        expects = decide.expects_receipt(inbound, route)
         if flow_id is None:
             flow_id = tx.create_flow(now, _info(replace(inbound, receipt_requested=expects))).id
         elif inbound.kind == "xdis91" and inbound.valid:
@@ -327,10 +315,15 @@ class Hub:
                 kind=inbound.kind,
                 receipt_expected=expects,
             )
-        message_id = self._store_in(tx, flow_id, data, now, role=_part_role(inbound, event), inbound=inbound)
+        message_id = self.engine.store_in(
+            tx, flow_id, data, now, role=_part_role(inbound, event), inbound=inbound
+        )
         self._claim(tx, flow_id, inbound, key, message_id, now)
-        context = _Context(inbound, data, file.ean, message_id, file.name, reason=reason)
-        self._apply(tx, flow_id, event, now, context, _note(inbound, reason=reason, cause=cause))
+        context = Cause(
+            inbound, data, file.ean, message_id, file.name, reason=outcome.reason, reject=outcome.cause
+        )
+        note = _note(inbound, reason=outcome.reason, cause=outcome.trace_cause)
+        self.engine.transition(tx, flow_id, event, now, context, note)
         return False
 
     def _dedup(self, inbound: Inbound, found: dict[tuple[str, str], str]) -> tuple[Verdict, str | None]:
@@ -370,34 +363,30 @@ class Hub:
         flow_id = self._answered_flow(tx, inbound)
         flow = tx.flow(flow_id) if flow_id else None
         note = _note(inbound, cause=inbound.receipt_code, receipt=inbound.receipt)
-        if flow is None or flow.state in (
-            State.RECEIVED,
-            State.AWAITING_ATTACHMENT,
-            State.AWAITING_LETTER,
-            State.QUARANTINED,
-        ):
+        path = decide.receipt_path(flow)
+        if flow is None or path == decide.ReceiptPath.ORPHAN:
             # No correlation left (or none ever): forwarded unconverted in a flow of its own (§7).
             orphan = tx.create_flow(now, _info(inbound))
-            message_id = self._store_in(tx, orphan.id, data, now, role=IN_RECEIPT, inbound=inbound)
+            message_id = self.engine.store_in(tx, orphan.id, data, now, role=IN_RECEIPT, inbound=inbound)
             self._claim(tx, orphan.id, inbound, key, message_id, now)
-            context = _Context(inbound, data, file.ean, message_id, file.name)
-            self._apply(tx, orphan.id, Event.PASS_THROUGH, now, context, note)
+            context = Cause(inbound, data, file.ean, message_id, file.name)
+            self.engine.transition(tx, orphan.id, Event.PASS_THROUGH, now, context, note)
             return
-        message_id = self._store_in(tx, flow.id, data, now, role=IN_RECEIPT, inbound=inbound)
+        message_id = self.engine.store_in(tx, flow.id, data, now, role=IN_RECEIPT, inbound=inbound)
         self._claim(tx, flow.id, inbound, key, message_id, now)
-        context = _Context(inbound, data, file.ean, message_id, file.name)
-        if flow.state is not State.AWAITING_RECEIPTS:
-            self._apply(tx, flow.id, Event.RECEIPT_FORWARDED, now, context, note)
+        context = Cause(inbound, data, file.ean, message_id, file.name)
+        if path == decide.ReceiptPath.FORWARD:
+            self.engine.transition(tx, flow.id, Event.RECEIPT_FORWARDED, now, context, note)
             return
-        if flow.route is Route.PASS_THROUGH:
-            event = Event.RECEIPT_NEGATIVE if inbound.receipt is ReceiptVerdict.NEGATIVE else Event.RECEIPT_OK
+        if path == decide.ReceiptPath.PASS_THROUGH:
+            event = decide.receipt_event(inbound.receipt)
             answer = Output(
                 inbound.receiver_gln, data, inbound.kind, inbound.envelope_id, inbound.letter_id, OUT_ANSWER
             )
-            self._apply(tx, flow.id, event, now, _with_answers(context, (answer,)), note)
+            self.engine.transition(tx, flow.id, event, now, context.with_answers((answer,)), note)
             return
         if self.converter is None:
-            self._apply(
+            self.engine.transition(
                 tx,
                 flow.id,
                 Event.RECEIPT_PARTIAL,
@@ -419,11 +408,8 @@ class Hub:
             new_id=self.ids,
             record=tx.payload(records[-1].payload_sha256) if records else None,
         )
-        if not outcome.complete:
-            self._apply(tx, flow.id, Event.RECEIPT_PARTIAL, now, context, note)
-            return
-        event = Event.RECEIPT_NEGATIVE if outcome.verdict is ReceiptVerdict.NEGATIVE else Event.RECEIPT_OK
-        self._apply(tx, flow.id, event, now, _with_answers(context, outcome.outputs), note)
+        event = decide.receipt_event(outcome.verdict, outcome.complete)
+        self.engine.transition(tx, flow.id, event, now, context.with_answers(outcome.outputs), note)
 
     def _answered_flow(self, tx: Tx, inbound: Inbound) -> str | None:
         for kind, value in (("L", inbound.acknowledges), ("E", inbound.acknowledges_envelope)):
@@ -462,22 +448,17 @@ class Hub:
         ]
         outcome = self.converter.convert(flow_id, parts, now=now, new_id=self.ids)
         first = next((m for m in messages if m.role == IN_LETTER), messages[0])
-        context = _Context(None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, "")
+        context = Cause(None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, "")
         if not outcome.ok:
             errors = [str(f) for f in outcome.findings if f.severity == "error"] or ["no output"]
             reason = f"conversion failed: {errors[0]}"
-            self._apply(
-                tx,
-                flow_id,
-                Event.CONVERSION_FAILED,
-                now,
-                context,
-                Note(reason=reason, cause="conversion"),
-            )
+            context = replace(context, reason=reason, reject=RejectCause.CONVERSION)
+            note = Note(reason=reason, cause=RejectCause.CONVERSION.value)
+            self.engine.transition(tx, flow_id, Event.CONVERSION_FAILED, now, context, note)
             return
         claims: list[tuple[str, str]] = []
         for output in outcome.outputs:
-            self._store_out(tx, flow_id, output, now, role=OUT_LETTER)
+            self.engine.store_out(tx, flow_id, output, now, role=OUT_LETTER)
             if output.letter_id:
                 claims.append((ACK_TARGET, f"{output.receiver_gln}:L:{output.letter_id}"))
             claims.append((ACK_TARGET, f"{output.receiver_gln}:E:{output.envelope_id}"))
@@ -485,10 +466,10 @@ class Hub:
         for correlation in outcome.correlations:
             tx.add_correlation(correlation, now)
         if outcome.record is not None:
-            self._store_in(tx, flow_id, outcome.record, now, role=IN_CORRELATION)
+            self.engine.store_in(tx, flow_id, outcome.record, now, role=IN_CORRELATION)
         if outcome.bundle_id:
             tx.update_info(flow_id, bundle_id=outcome.bundle_id)
-        self._apply(tx, flow_id, Event.CONVERTED, now, context, Note(message_id=outcome.bundle_id))
+        self.engine.transition(tx, flow_id, Event.CONVERTED, now, context, Note(message_id=outcome.bundle_id))
         summary.converted += 1
 
     # -- delivery ----------------------------------------------------------------------------------------------
@@ -535,7 +516,7 @@ class Hub:
             with self.store.transaction() as tx:
                 note = Note(reason=f"spool-write: {exc}", cause="spool-write", failure=Place.NETWORK)
                 if tx.flow(message.flow_id).state is State.DELIVERING:
-                    tx.apply(message.flow_id, Event.DELIVERY_FAILED, now, note)
+                    transition(tx, message.flow_id, Event.DELIVERY_FAILED, now, note)
                 else:
                     tx.record(message.flow_id, now, Step.DELIVERY_FAILED, note)
             return None
@@ -547,10 +528,10 @@ class Hub:
         flow = tx.flow(flow_id)
         note = Note(envelope_id=envelope_id, message_type=kind)
         still_pending = any(m.direction == "out" and m.delivered_at is None for m in tx.messages(flow_id))
-        if flow.state is State.DELIVERING and not still_pending:
-            row = tx.flow_row(flow_id)
-            expected = bool(row["receipt_expected"]) and flow.has_letter
-            tx.apply(flow_id, Event.DELIVERED if expected else Event.DELIVERED_NO_RECEIPT, now, note)
+        expected = bool(tx.flow_row(flow_id)["receipt_expected"])
+        event = decide.delivery_event(flow, still_pending=still_pending, receipt_expected=expected)
+        if event is not None:
+            transition(tx, flow_id, event, now, note)
             return
         step = {
             OUT_FORWARD: Step.FORWARDED_UNCONVERTED,
@@ -559,221 +540,10 @@ class Hub:
         }.get(role, Step.DELIVERED)
         tx.record(flow_id, now, step, note)
 
-    # -- transitions and their actions -----------------------------------------------------------------------
-    def _apply(
-        self, tx: Tx, flow_id: str, event: Event, now: datetime, context: _Context, note: Note
-    ) -> Flow:
-        flow, actions = tx.apply(flow_id, event, now, note)
-        for action in actions:
-            self._carry_out(tx, flow, action, now, context)
-        return flow
-
-    def _carry_out(self, tx: Tx, flow: Flow, action: Action, now: datetime, context: _Context) -> None:
-        if action is Action.DELIVER:
-            self._forward_parts(tx, flow, now)
-        elif action is Action.FORWARD_UNCONVERTED:
-            inbound = context.inbound
-            if inbound is not None:
-                tx.set_message_role(context.message_id, IN_LATE)
-                self._store_out(tx, flow.id, _copy(inbound, context.data, OUT_FORWARD), now, role=OUT_FORWARD)
-        elif action is Action.ANSWER_SENDER:
-            for output in context.answer_outputs:
-                self._store_out(tx, flow.id, output, now, role=OUT_ANSWER)
-        elif action is Action.NEGATIVE_VANS_RECEIPT:
-            if context.inbound is not None and not context.inbound.valid:
-                tx.set_message_role(context.message_id, IN_INVALID)
-            self._negative_receipt(tx, flow, now, context)
-        elif action is Action.QUARANTINE:
-            self.spool.quarantine(
-                context.file_name or f"{context.message_id}.xml",
-                context.data,
-                context.reason or "unreadable",
-                ean=context.mailbox,
-                now=now,
-            )
-        elif action is Action.REPEAT_ANSWER:
-            self._repeat_answer(tx, flow, now, context)
-        elif action is Action.ALERT:
-            log.warning("flow %s: receipts missing 120 minutes after delivery", flow.id)
-        # CONVERT: flows in `converting` are the conversion step's work list. STORE_RECEIPT: stored on intake.
-
-    def _forward_parts(self, tx: Tx, flow: Flow, now: datetime) -> None:
-        """Pass-through, or an XBIN01 whose XDIS91 is late or invalid (S1.A3): deliver the originals as they are."""
-        if flow.route is not Route.PASS_THROUGH and flow.has_letter:
-            return  # converted outputs are stored by the conversion step
-        messages = tx.messages(flow.id)
-        sent = {m.payload_sha256 for m in messages if m.direction == "out"}
-        for m in messages:
-            if (
-                m.direction == "in"
-                and m.role in (IN_LETTER, IN_ATTACHMENT, IN_RECEIPT)
-                and m.payload_sha256 not in sent
-            ):
-                output = Output(
-                    m.receiver_gln or "",
-                    tx.payload(m.payload_sha256),
-                    m.kind or "",
-                    m.envelope_id or m.id,
-                    m.letter_id,
-                )
-                self._store_out(tx, flow.id, output, now, role=OUT_FORWARD)
-                sent.add(m.payload_sha256)
-                if flow.route is not Route.PASS_THROUGH:
-                    # S1.A3: a late XDIS91 is converted with an empty attachment payload, not with this XBIN01.
-                    tx.set_message_role(m.id, IN_LATE)
-
-    def _negative_receipt(self, tx: Tx, flow: Flow, now: datetime, context: _Context) -> None:
-        if self.answers is None:
-            tx.record(
-                flow.id,
-                now,
-                Step.REJECTED,
-                Note(reason="negative VANS receipt not sent: no receipt builder plugged in"),
-            )
-            return
-        output = self.answers.negative_vans_receipt(
-            context.inbound,
-            context.data,
-            context.reason or "rejected",
-            mailbox=context.mailbox,
-            now=now,
-            new_id=self.ids,
-        )
-        if output is None:
-            tx.record(
-                flow.id,
-                now,
-                Step.REJECTED,
-                Note(reason="negative VANS receipt not sent: sender not addressable"),
-            )
-            return
-        self._store_out(tx, flow.id, output, now, role=OUT_NEGATIVE)
-
-    def _repeat_answer(self, tx: Tx, flow: Flow, now: datetime, context: _Context) -> None:
-        sender = context.inbound.sender_gln if context.inbound else context.mailbox
-        answers = [
-            m
-            for m in tx.messages(flow.id)
-            if m.direction == "out" and m.role in _ANSWER_ROLES and m.receiver_gln == sender
-        ]
-        if not answers:
-            return  # no answer yet: the first one will come when the receipts do (§8)
-        if self.answers is None:
-            tx.record(
-                flow.id,
-                now,
-                Step.DUPLICATE,
-                Note(reason="first answer not repeated: no receipt builder plugged in"),
-            )
-            return
-        for m in answers:
-            data = self.answers.repeat(tx.payload(m.payload_sha256), now=now, new_id=self.ids)
-            output = Output(sender, data, m.kind or "", self.ids(), m.letter_id, m.role)
-            self._store_out(tx, flow.id, output, now, role=m.role)
-
-    # -- storage helpers ---------------------------------------------------------------------------------------
-    def _store_in(
-        self,
-        tx: Tx,
-        flow_id: str,
-        data: bytes,
-        now: datetime,
-        *,
-        role: str,
-        inbound: Inbound | None = None,
-        sender: str | None = None,
-    ) -> str:
-        digest = tx.put_payload(data, now)
-        return tx.add_message(
-            flow_id,
-            direction="in",
-            role=role,
-            payload_sha256=digest,
-            now=now,
-            kind=inbound.kind if inbound else None,
-            envelope_id=inbound.envelope_id if inbound else None,
-            letter_id=inbound.letter_id if inbound else None,
-            sender_gln=inbound.sender_gln if inbound else sender,
-            receiver_gln=inbound.receiver_gln if inbound else None,
-        )
-
-    def _store_out(self, tx: Tx, flow_id: str, output: Output, now: datetime, *, role: str) -> str:
-        digest = tx.put_payload(output.data, now)
-        return tx.add_message(
-            flow_id,
-            direction="out",
-            role=role,
-            payload_sha256=digest,
-            now=now,
-            kind=output.kind,
-            envelope_id=output.envelope_id,
-            letter_id=output.letter_id,
-            receiver_gln=output.receiver_gln,
-        )
-
-
-def _letter_event(
-    inbound: Inbound, verdict: Verdict, route: RouteOutcome, has_partner: bool
-) -> tuple[Event, str | None, str | None]:
-    """Which flow event an XDIS91, XBIN01 or CareCommunication causes (use case R1, S1, S2), with its reason."""
-    if verdict is Verdict.ENVELOPE_REUSED:
-        return (
-            Event.INPUT_INVALID,
-            "envelope-reused: envelope id seen before with another letter id",
-            "envelope-reused",
-        )
-    pairing = inbound.kind in ("xdis91", "xbin01")
-    to_fhir = route.decision is Decision.TO_FHIR and not (
-        route.referral_hub and inbound.kind in ATTACHMENT_KINDS
-    )
-    if not inbound.valid:
-        cause = next((f.rule for f in inbound.findings if f.severity == "error"), "invalid")
-        if pairing and (has_partner or to_fhir):
-            event = Event.LETTER_INVALID if inbound.kind == "xdis91" else Event.ATTACHMENT_INVALID
-            return event, inbound.first_error, cause
-        return Event.INPUT_INVALID, inbound.first_error, cause
-    if route.decision is None:
-        return Event.ROUTE_FAILED, route.reason or "register: the receiver cannot be routed", "route"
-    why = route.reason  # the register's reason is kept in the flow's events (R1)
-    if route.decision is Decision.PASS_THROUGH or (inbound.kind in ATTACHMENT_KINDS and route.referral_hub):
-        return (
-            Event.PASS_THROUGH,
-            _join("referral hub (DNHF): no pairing wait" if route.referral_hub else None, why),
-            None,
-        )
-    if route.decision is Decision.TO_OIOXML and inbound.kind == "carecommunication":
-        note = None if route.xbin01_approved else "receiver not approved for XBIN01 (R1.A1): converted anyway"
-        return Event.CONVERT_TO_OIOXML, _join(note, why), None
-    if route.decision is Decision.TO_FHIR and inbound.kind == "xdis91":
-        if has_partner:
-            return Event.LETTER_ARRIVED, why, None
-        return (Event.AWAIT_ATTACHMENT if inbound.attachment_ids else Event.CONVERT_TO_FHIR), why, None
-    if route.decision is Decision.TO_FHIR and inbound.kind == "xbin01":
-        return (Event.ATTACHMENT_ARRIVED if has_partner else Event.AWAIT_LETTER), why, None
-    return Event.ROUTE_FAILED, f"route {route.decision.value} does not apply to {inbound.kind}", "route"
-
 
 def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _join(*parts: str | None) -> str | None:
-    text = "; ".join(p for p in parts if p)
-    return text or None
-
-
-def _allows(flow: Flow, event: Event, now: datetime) -> bool:
-    try:
-        step(flow, event, now)
-    except ImpossibleTransition:
-        return False
-    return True
-
-
-_PARTNER_EVENTS = frozenset(
-    {Event.LETTER_ARRIVED, Event.LETTER_INVALID, Event.ATTACHMENT_ARRIVED, Event.ATTACHMENT_INVALID}
-)
 
 
 def _pair_key(inbound: Inbound, object_id: str) -> str:
@@ -816,14 +586,6 @@ def _note(
         message_type=inbound.kind,
         message_version=inbound.version,
     )
-
-
-def _copy(inbound: Inbound, data: bytes, role: str) -> Output:
-    return Output(inbound.receiver_gln, data, inbound.kind, inbound.envelope_id, inbound.letter_id, role)
-
-
-def _with_answers(context: _Context, outputs: tuple[Output, ...]) -> _Context:
-    return replace(context, answer_outputs=outputs)
 
 
 def _inbound_of(message: StoredMessage) -> Inbound:

@@ -49,18 +49,11 @@ from medcom_bridge.hub.events import (
     default_subtype,
 )
 from medcom_bridge.hub.flow import (
-    TIMER_EVENT,
-    Action,
-    CancelTimer,
-    Do,
     Event,
     Flow,
-    ImpossibleTransition,
     Route,
-    StartTimer,
     State,
     Timer,
-    step,
 )
 from medcom_bridge.hub.trace import TRACE_DEFAULTS
 
@@ -162,16 +155,6 @@ class DueTimer:
     due_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Fired:
-    """A timer that came due: the flow after its event and the actions to carry out; `flow` is None when the
-    timer was stale (already handled, or its event no longer allowed)."""
-
-    timer: DueTimer
-    flow: Flow | None
-    actions: tuple[Action, ...] = ()
-
-
 def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (idempotent)."""
     cfg = Config()
@@ -227,16 +210,6 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def fire_due_timers(self, now: datetime, *, limit: int = 1000) -> list[Fired]:
-        """Fire every timer due at `now`, each in its own transaction, and say what happened to each."""
-        with self.transaction() as tx:
-            due = tx.due_timers(now, limit=limit)
-        fired: list[Fired] = []
-        for timer in due:
-            with self.transaction() as tx:
-                fired.append(tx.fire_timer(timer, now))
-        return fired
 
 
 # Hot statements are built once: SQLAlchemy then reuses their cache key and compiled form, which makes each
@@ -453,58 +426,29 @@ class Tx:
         if cached is not None:
             cached[0].update(values)
 
-    def apply(
-        self, flow_id: str, event: Event, now: datetime, note: Note = Note()
-    ) -> tuple[Flow, tuple[Action, ...]]:
-        """Run one transition: lock, step, save (version-checked), timers, trace. Returns the actions to do."""
+    def save_transition(
+        self, flow_id: str, old: Flow, new: Flow, event: Event, now: datetime, note: Note
+    ) -> None:
+        """Persist one decided transition: the flow row (version-checked against the row this transaction
+        locked) and its trace event. What the transition means is `flow.step`'s business, not the store's."""
         row = self.flow_row(flow_id, lock=True)
-        flow = Flow(
-            id=row["id"],
-            state=State(row["state"]),
-            route=Route(row["route"]) if row["route"] else None,
-            has_letter=bool(row["has_letter"]),
-        )
-        new, effects = step(flow, event, now)
+        closed_at = now if new.state is State.CLOSED and old.state is not State.CLOSED else row["closed_at"]
+        values = {
+            "state": new.state.value,
+            "route": new.route.value if new.route else None,
+            "has_letter": new.has_letter,
+            "updated_at": now,
+            "closed_at": closed_at,
+            "version": row["version"] + 1,
+        }
         result = self.conn.execute(
             _SAVE_FLOW,
-            {
-                "k_flow": flow_id,
-                "k_version": row["version"],
-                "v_state": new.state.value,
-                "v_route": new.route.value if new.route else None,
-                "v_has_letter": new.has_letter,
-                "v_updated_at": now,
-                "v_closed_at": now
-                if new.state is State.CLOSED and flow.state is not State.CLOSED
-                else row["closed_at"],
-                "v_version": row["version"] + 1,
-            },
+            {"k_flow": flow_id, "k_version": row["version"], **{f"v_{k}": v for k, v in values.items()}},
         )
         if result.rowcount != 1:
             self._flows.pop(flow_id, None)
             raise ConcurrentUpdate(flow_id)
-        self._flows[flow_id] = (
-            {
-                **row,
-                "state": new.state.value,
-                "route": new.route.value if new.route else None,
-                "has_letter": new.has_letter,
-                "updated_at": now,
-                "closed_at": now
-                if new.state is State.CLOSED and flow.state is not State.CLOSED
-                else row["closed_at"],
-                "version": row["version"] + 1,
-            },
-            True,
-        )
-        actions: list[Action] = []
-        for effect in effects:
-            if isinstance(effect, StartTimer):
-                self.set_timer(flow_id, effect.timer, effect.due, now)
-            elif isinstance(effect, CancelTimer):
-                self.cancel_timer(flow_id, effect.timer, now)
-            elif isinstance(effect, Do):
-                actions.append(effect.action)
+        self._flows[flow_id] = ({**row, **values}, True)
         info = FlowInfo(
             sender_gln=row["sender_gln"],
             receiver_gln=row["receiver_gln"],
@@ -513,8 +457,7 @@ class Tx:
             kind=row["kind"],
         )
         route = new.route.value if new.route else None
-        self._trace(flow_id, now, flow.state, new.state, None, event, note, info, route=route)
-        return new, tuple(actions)
+        self._trace(flow_id, now, old.state, new.state, None, event, note, info, route=route)
 
     def record(self, flow_id: str, now: datetime, step_: Step, note: Note = Note()) -> None:
         """Append a trace event that changes no state (a forwarded receipt delivered, a file seen again ...)."""
@@ -784,30 +727,18 @@ class Tx:
         )
         return [DueTimer(id, flow_id, Timer(kind), utc(due)) for id, flow_id, kind, due in rows]
 
-    def fire_timer(self, timer: DueTimer, now: datetime) -> Fired:
-        """Fire one due timer: its event on its flow. A timer whose event the state no longer allows is stale
-        (a transition should have cancelled it); it is retired with a log line rather than crashing the hub."""
+    def claim_timer(self, timer: DueTimer, now: datetime) -> bool:
+        """Take a due timer for firing; False when another worker fired or cancelled it meanwhile."""
         claimed = self.conn.execute(
             update(t.timers)
             .where(t.timers.c.id == timer.id, t.timers.c.status == "pending")
             .values(status="fired", done_at=now)
         )
-        if claimed.rowcount != 1:  # another worker fired or cancelled it meanwhile
-            return Fired(timer, None)
-        event = TIMER_EVENT[timer.timer]
-        try:
-            with self.conn.begin_nested():
-                flow, actions = self.apply(
-                    timer.flow_id,
-                    event,
-                    now,
-                    Note(reason=f"{timer.timer.value} timer due {timer.due_at.isoformat()}"),
-                )
-        except ImpossibleTransition as exc:
-            log.warning("stale timer %s on flow %s: %s", timer.timer.value, timer.flow_id, exc)
-            self.conn.execute(update(t.timers).where(t.timers.c.id == timer.id).values(status="cancelled"))
-            return Fired(timer, None)
-        return Fired(timer, flow, actions)
+        return bool(claimed.rowcount == 1)
+
+    def retire_timer(self, timer: DueTimer) -> None:
+        """A timer whose event its flow no longer allows (a stale timer) is marked cancelled."""
+        self.conn.execute(update(t.timers).where(t.timers.c.id == timer.id).values(status="cancelled"))
 
     # -- the event log (append-only: there is no update or delete here) ------------------------------------
     def append(self, trace: TraceEvent) -> TraceEvent:

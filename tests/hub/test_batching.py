@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from medcom_bridge.hub import spool as spool_module
 from medcom_bridge.hub.clock import ManualClock
+from medcom_bridge.hub.engine import transition
 from medcom_bridge.hub.events import Step
 from medcom_bridge.hub.flow import Event, State
 from medcom_bridge.hub.pipeline import Inbound, RouteOutcome
@@ -193,7 +194,7 @@ def test_tx_caches_follow_their_own_writes(store: Store, clock: ManualClock) -> 
         digest = tx.put_payload(b"<letter/>", now)
         message_id = tx.add_message(flow.id, direction="out", role="letter", payload_sha256=digest, now=now)
         assert [m.id for m in tx.messages(flow.id)] == [message_id]
-        tx.apply(flow.id, Event.PASS_THROUGH, now)
+        transition(tx, flow.id, Event.PASS_THROUGH, now)
         tx.update_info(flow.id, bundle_id="b-1")
         assert tx.flow_row(flow.id)["bundle_id"] == "b-1"
         assert tx.flow(flow.id).state is State.DELIVERING

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from medcom_bridge.findings import error
+from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.events import ReceiptVerdict, Step
 from medcom_bridge.hub.flow import State
@@ -126,6 +127,7 @@ class JsonAnswers:
         self,
         inbound: Inbound | None,
         data: bytes,
+        cause: RejectCause,
         reason: str,
         *,
         mailbox: str,
@@ -134,7 +136,7 @@ class JsonAnswers:
     ) -> Output | None:
         sender = inbound.sender_gln if inbound else mailbox
         env = f"neg-{inbound.envelope_id if inbound else 'unreadable'}"
-        return Output(sender, message(kind="xctl01", to=sender, reason=reason.split(":")[0]), "xctl01", env)
+        return Output(sender, message(kind="xctl01", to=sender, reason=cause.value), "xctl01", env)
 
     def repeat(self, answer: bytes, *, now: datetime, new_id: IdFactory) -> bytes:
         return answer  # the test answers carry no envelope id of their own
@@ -289,7 +291,7 @@ def test_unreadable_input_goes_to_quarantine_with_a_negative_receipt(
     assert summary.quarantined == 1 and spool.waiting() == []
     [(path, reason)] = spool.quarantined()
     assert path.read_bytes() == b"<<< not a message" and "xml-syntax" in reason
-    assert inbox(spool, A) == [{"kind": "xctl01", "to": A, "reason": "xml-syntax"}]
+    assert inbox(spool, A) == [{"kind": "xctl01", "to": A, "reason": "unreadable"}]
     flow_id = only_flow(store)
     assert state_of(store, flow_id) is State.QUARANTINED
     assert steps(store, flow_id) == ["received", "quarantined", "negative_receipt_sent"]

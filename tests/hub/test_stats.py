@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from medcom_bridge.hub import stats
 from medcom_bridge.hub.clock import ManualClock
+from medcom_bridge.hub.engine import fire_due_timers, transition
 from medcom_bridge.hub.flow import Event
 from medcom_bridge.hub.store import FlowInfo, Note, Store
 
@@ -18,7 +19,7 @@ def flow(
     with store.transaction() as tx:
         flow_id = tx.create_flow(clock.now(), FlowInfo(sender_gln=sender, receiver_gln=receiver)).id
         for event, note in events:
-            tx.apply(flow_id, event, clock.now(), note)
+            transition(tx, flow_id, event, clock.now(), note)
     return flow_id
 
 
@@ -45,7 +46,7 @@ def test_monthly_statistics_from_the_event_log(store: Store) -> None:
     missing = flow(store, clock, B, A, [(Event.PASS_THROUGH, no), (Event.DELIVERED, no)])
     # February: the missing-receipt alert fires, another pass-through, another invalid input from C
     clock.advance(hours=2)
-    fired = store.fire_due_timers(clock.now())
+    fired = fire_due_timers(store, clock.now())
     assert [f.flow.id for f in fired if f.flow] == [missing]
     flow(store, clock, A, C, [(Event.PASS_THROUGH, no)])
     flow(store, clock, C, B, [(Event.INPUT_INVALID, Note(cause="xdis91-schema"))])

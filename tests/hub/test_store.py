@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from medcom_bridge.hub import schema
 from medcom_bridge.hub.clock import ManualClock
+from medcom_bridge.hub.engine import fire_due_timers, transition
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, Step
 from medcom_bridge.hub.flow import Action, Event, ImpossibleTransition, Route, State, Timer
 from medcom_bridge.hub.store import (
@@ -49,11 +50,13 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
 def test_flow_transitions_persist_with_their_events(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        flow, actions = tx.apply(flow_id, Event.AWAIT_ATTACHMENT, clock.now())
+        flow, actions = transition(tx, flow_id, Event.AWAIT_ATTACHMENT, clock.now())
     assert flow.state is State.AWAITING_ATTACHMENT and actions == ()
     clock.advance(minutes=5)
     with store.transaction() as tx:
-        flow, actions = tx.apply(flow_id, Event.ATTACHMENT_ARRIVED, clock.now(), Note(message_id="XBIN-1"))
+        flow, actions = transition(
+            tx, flow_id, Event.ATTACHMENT_ARRIVED, clock.now(), Note(message_id="XBIN-1")
+        )
         assert actions == (Action.CONVERT,)
     with store.transaction() as tx:
         loaded = tx.flow(flow_id)
@@ -75,10 +78,10 @@ def test_flow_transitions_persist_with_their_events(store: Store, clock: ManualC
 def test_a_failed_step_leaves_no_trace(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.apply(flow_id, Event.PASS_THROUGH, clock.now())
+        transition(tx, flow_id, Event.PASS_THROUGH, clock.now())
         raise RuntimeError("crash after the state change, before the commit")
     with pytest.raises(ImpossibleTransition), store.transaction() as tx:
-        tx.apply(flow_id, Event.RECEIPT_OK, clock.now())
+        transition(tx, flow_id, Event.RECEIPT_OK, clock.now())
     with store.transaction() as tx:
         assert tx.flow(flow_id).state is State.RECEIVED
         assert len(tx.events(flow_id)) == 1
@@ -93,15 +96,15 @@ def test_unknown_flow(store: Store) -> None:
 def test_pairing_timer_fires_after_exactly_60_minutes(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.AWAIT_ATTACHMENT, clock.now())
+        transition(tx, flow_id, Event.AWAIT_ATTACHMENT, clock.now())
     clock.advance(minutes=59, seconds=59)
-    assert store.fire_due_timers(clock.now()) == []
+    assert fire_due_timers(store, clock.now()) == []
     clock.advance(seconds=1)
-    fired = store.fire_due_timers(clock.now())
+    fired = fire_due_timers(store, clock.now())
     assert len(fired) == 1 and fired[0].timer.timer is Timer.PAIRING
     assert fired[0].flow is not None and fired[0].flow.state is State.CONVERTING
     assert fired[0].actions == (Action.CONVERT,)
-    assert store.fire_due_timers(clock.now()) == []  # fired once only
+    assert fire_due_timers(store, clock.now()) == []  # fired once only
     with store.transaction() as tx:
         last = tx.events(flow_id)[-1]
     assert last.step is Step.TIMER_FIRED and last.flow_event == "pairing_timeout"
@@ -110,33 +113,33 @@ def test_pairing_timer_fires_after_exactly_60_minutes(store: Store, clock: Manua
 def test_paired_in_time_cancels_the_pairing_timer(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.AWAIT_LETTER, clock.now())
+        transition(tx, flow_id, Event.AWAIT_LETTER, clock.now())
     clock.advance(minutes=30)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.LETTER_ARRIVED, clock.now())
+        transition(tx, flow_id, Event.LETTER_ARRIVED, clock.now())
     clock.advance(hours=5)
-    assert store.fire_due_timers(clock.now()) == []
+    assert fire_due_timers(store, clock.now()) == []
 
 
 def test_receipt_alert_then_three_month_closing(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.CONVERT_TO_OIOXML, clock.now())
-        tx.apply(flow_id, Event.CONVERTED, clock.now())
-        tx.apply(flow_id, Event.DELIVERED, clock.now())
+        transition(tx, flow_id, Event.CONVERT_TO_OIOXML, clock.now())
+        transition(tx, flow_id, Event.CONVERTED, clock.now())
+        transition(tx, flow_id, Event.DELIVERED, clock.now())
         timers = tx.pending_timers(flow_id)
     assert timers == {
         Timer.RECEIPT_ALERT: clock.now() + timedelta(minutes=120),
         Timer.CLOSING: clock.now().replace(month=clock.now().month + 3),
     }
     clock.advance(minutes=120)
-    [alert] = store.fire_due_timers(clock.now())
+    [alert] = fire_due_timers(store, clock.now())
     assert alert.timer.timer is Timer.RECEIPT_ALERT and alert.actions == (Action.ALERT,)
     assert alert.flow is not None and alert.flow.state is State.AWAITING_RECEIPTS
     clock.advance(days=88)
-    assert store.fire_due_timers(clock.now()) == []
+    assert fire_due_timers(store, clock.now()) == []
     clock.advance(days=5)
-    [closing] = store.fire_due_timers(clock.now())
+    [closing] = fire_due_timers(store, clock.now())
     assert closing.flow is not None and closing.flow.state is State.CLOSED
     with store.transaction() as tx:
         assert tx.flow_row(flow_id)["closed_at"] is not None
@@ -148,14 +151,14 @@ def test_receipt_alert_then_three_month_closing(store: Store, clock: ManualClock
 def test_receipts_in_time_cancel_the_alert(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.PASS_THROUGH, clock.now())
-        tx.apply(flow_id, Event.DELIVERED, clock.now())
+        transition(tx, flow_id, Event.PASS_THROUGH, clock.now())
+        transition(tx, flow_id, Event.DELIVERED, clock.now())
     clock.advance(minutes=20)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.RECEIPT_OK, clock.now())
+        transition(tx, flow_id, Event.RECEIPT_OK, clock.now())
         assert set(tx.pending_timers(flow_id)) == {Timer.CLOSING}
     clock.advance(minutes=200)
-    assert store.fire_due_timers(clock.now()) == []
+    assert fire_due_timers(store, clock.now()) == []
 
 
 def test_a_stale_timer_is_retired_not_fatal(store: Store, clock: ManualClock) -> None:
@@ -164,7 +167,7 @@ def test_a_stale_timer_is_retired_not_fatal(store: Store, clock: ManualClock) ->
         tx.set_timer(
             flow_id, Timer.PAIRING, clock.now(), clock.now()
         )  # a received flow cannot time out pairing
-    [fired] = store.fire_due_timers(clock.now())
+    [fired] = fire_due_timers(store, clock.now())
     assert fired.flow is None
     with store.transaction() as tx:
         assert tx.flow(flow_id).state is State.RECEIVED
@@ -245,15 +248,17 @@ def test_find_flows_by_indexed_facts(store: Store, clock: ManualClock) -> None:
 def test_trace_notes_refine_the_defaults(store: Store, clock: ManualClock) -> None:
     flow_id = new_flow(store, clock)
     with store.transaction() as tx:
-        tx.apply(flow_id, Event.PASS_THROUGH, clock.now())
-        tx.apply(
+        transition(tx, flow_id, Event.PASS_THROUGH, clock.now())
+        transition(
+            tx,
             flow_id,
             Event.DELIVERY_FAILED,
             clock.now(),
             Note(failure=Place.RECEIVER, reason="spool-write: mailbox full", cause="spool-write"),
         )
-        tx.apply(flow_id, Event.DELIVERED, clock.now())
-        tx.apply(
+        transition(tx, flow_id, Event.DELIVERED, clock.now())
+        transition(
+            tx,
             flow_id, Event.RECEIPT_NEGATIVE, clock.now(), Note(cause="fatal-error", orig_message_id="L1")
         )
         events = tx.events(flow_id)
