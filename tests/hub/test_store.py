@@ -258,8 +258,7 @@ def test_trace_notes_refine_the_defaults(store: Store, clock: ManualClock) -> No
         )
         transition(tx, flow_id, Event.DELIVERED, clock.now())
         transition(
-            tx,
-            flow_id, Event.RECEIPT_NEGATIVE, clock.now(), Note(cause="fatal-error", orig_message_id="L1")
+            tx, flow_id, Event.RECEIPT_NEGATIVE, clock.now(), Note(cause="fatal-error", orig_message_id="L1")
         )
         events = tx.events(flow_id)
     failed = events[2]
