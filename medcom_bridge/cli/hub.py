@@ -142,7 +142,7 @@ def process(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
 ) -> None:
     """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle."""
-    from medcom_bridge.hub.wiring import build_hub
+    from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.shell.register import RegisterLoadError
 
     try:
@@ -152,9 +152,12 @@ def process(
         raise typer.Exit(EXIT_USAGE) from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or ())
+        hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True)
     except RegisterLoadError as exc:
         typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except HubBusy as exc:
+        typer.echo(f"hub: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as exc:  # the store could not be opened: the hub itself failed
         typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
@@ -165,7 +168,7 @@ def process(
         typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     finally:
-        hub.store.close()
+        hub.close()
     if as_json:
         typer.echo(json.dumps(summary_json(summary)))
     else:
@@ -315,7 +318,7 @@ def demo(
                 for event in tx.events(f):
                     echo("   " + format_event(event))
     finally:
-        hub.store.close()
+        hub.close()
     echo(
         f"Try: medcom-bridge process --spool {files.spool} --sor {files.sor} --edi {files.edi} --advance 92d"
     )

@@ -43,6 +43,7 @@ from medcom_bridge.hub.events import Place, ReceiptVerdict, Step
 from medcom_bridge.hub.flow import Event, State
 from medcom_bridge.hub.pipeline import (
     ATTACHMENT_KINDS,
+    LETTER_KINDS,
     Answers,
     Converter,
     Inbound,
@@ -53,13 +54,30 @@ from medcom_bridge.hub.pipeline import (
 )
 from medcom_bridge.hub.pipeline import Identifier as IdentifierProtocol
 from medcom_bridge.hub.spool import Spool, SpoolFile, intake_key
-from medcom_bridge.hub.store import FlowInfo, Note, Store, StoredMessage, Tx, new_id
+from medcom_bridge.hub.store import (
+    FlowInfo,
+    Note,
+    Store,
+    StoredMessage,
+    StoreUnavailable,
+    Tx,
+    is_transient,
+    new_id,
+)
 
 log = logging.getLogger(__name__)
 
 INTAKE = "intake"
 ACK_TARGET = "ack-target"
 ATTACHMENT = "attachment"
+#: Keys two workers may race for: the loser's transaction gives up and is done again (then it sees the
+#: winner's flow). Receipt-correlation keys keep their first owner instead.
+CONTESTED = frozenset(
+    {INTAKE, ATTACHMENT, envelope_namespace()}
+    | {letter_namespace(k) for k in LETTER_KINDS | ATTACHMENT_KINDS}
+)
+#: Safety bound on the batches of one step in one round (each batch makes progress or ends the step).
+MAX_BATCHES = 10_000
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _T = TypeVar("_T")
@@ -68,6 +86,8 @@ _T = TypeVar("_T")
 #: `synchronous=FULL` costs an fsync, so the durable cost is shared by the batch; a larger batch mostly adds
 #: latency for the first file of a burst and work repeated after a crash.
 BATCH = 64
+#: At most this many payload bytes are held by one delivery batch (a batch has at least one output).
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -84,6 +104,18 @@ class Summary:
     converted: int = 0
     waiting_for_converter: int = 0
     errors: list[str] = field(default_factory=list)
+    store_unavailable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """A waiting file, read and identified (outside any transaction)."""
+
+    file: SpoolFile
+    data: bytes
+    inbound: Inbound | None
+    problem: Unreadable | None
+    key: str
 
 
 class Hub:
@@ -110,28 +142,52 @@ class Hub:
         self.ids = ids
         self.batch = max(1, batch)
         self.engine = Engine(spool, answers, ids)
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, release: Callable[[], None]) -> None:
+        self._closers.append(release)
+
+    def close(self) -> None:
+        """Close the store and let go of what the hub holds (the SQLite runner lock)."""
+        self.store.close()
+        while self._closers:
+            self._closers.pop()()
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def run_once(self) -> Summary:
+        """One round of every step. The database being unreachable through all retries ends the round early
+        (recorded in `Summary.errors`); nothing is decided from a failed database call."""
         summary = Summary()
-        self.deliver_pending(summary)
-        self.fire_timers(summary)
-        self.take_all(self.spool.waiting(), summary)
-        self.convert_due(summary)
-        self.deliver_pending(summary)
+        try:
+            self.deliver_pending(summary)
+            self.fire_timers(summary)
+            self.take_all(self.spool.waiting(), summary)
+            self.convert_due(summary)
+            self.deliver_pending(summary)
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            summary.errors.append(f"store unavailable: {exc}")
+            summary.store_unavailable = True
         return summary
 
     def fire_timers(self, summary: Summary) -> None:
-        """Fire due timers with their actions (e.g. S1.A3: forward the lone XBIN01), a batch per transaction."""
+        """Fire due timers with their actions (e.g. S1.A3: forward the lone XBIN01), a batch per transaction.
+        Each batch takes only timers no other worker holds, and each timer fires once (claimed by update)."""
         now = self.clock.now()
-        with self.store.transaction() as tx:
-            due = tx.due_timers(now)
-        for chunk in _chunks(due, self.batch):
-            fired_here = 0
-            with self.store.transaction() as tx:
-                for timer in chunk:
-                    fired_here += self.engine.fire(tx, timer, now)
-            summary.timers_fired += fired_here
+        for _ in range(MAX_BATCHES):
+            fired = self.store.run(lambda tx: self._fire_batch(tx, now))
+            if fired is None:
+                return
+            summary.timers_fired += fired
+
+    def _fire_batch(self, tx: Tx, now: datetime) -> int | None:
+        due = tx.claim_due_timers(now, limit=self.batch)
+        if not due:
+            return None
+        fired = 0
+        for timer in due:
+            fired += self.engine.fire(tx, timer, now)
+        return fired
 
     # -- intake ------------------------------------------------------------------------------------------------
     def take_all(self, files: list[SpoolFile], summary: Summary) -> None:
@@ -143,103 +199,110 @@ class Hub:
             else:
                 self._take_batch(chunk, summary)
 
-    def _take_batch(self, files: list[SpoolFile], summary: Summary) -> None:
-        ready: list[tuple[SpoolFile, bytes, Inbound | None, Unreadable | None, str]] = []
-        for file in files:
-            try:
-                data = self.spool.read(file)
-            except OSError as exc:  # vanished or unreadable: try again next run, never lose it silently
-                summary.errors.append(f"{file.path}: cannot read: {exc}")
-                continue
-            try:
-                inbound: Inbound | None = self.identifier.identify(data, mailbox=file.ean)
-                problem = None
-            except Unreadable as exc:
-                inbound, problem = None, exc
-            ready.append(
-                (file, data, inbound, problem, intake_key(data, inbound.envelope_id if inbound else None))
-            )
-        now = self.clock.now()
-        done = Summary()
-        duplicates = 0
-        try:
-            with self.store.transaction() as tx:
-                for file, data, inbound, problem, key in ready:
-                    duplicates += self._take_in(tx, file, data, inbound, problem, key, now, done)
-        except Exception:
-            # Nothing of the batch was committed. Take its files one at a time, so that a file that makes the
-            # hub fail is quarantined as `hub-error` on its own and the others go through (lesson 15).
-            log.warning("a batch of %d files failed; taking them one at a time", len(ready), exc_info=True)
-            for file, *_ in ready:
-                self.take(file, summary)
-            return
-        with self.spool.deferred_sync():  # after the commit: one folder fsync per mailbox for the whole batch
-            for file, *_ in ready:
-                self.spool.taken(file)
-        summary.taken += len(ready)
-        summary.duplicates += duplicates
-        summary.already_taken += done.already_taken
-        summary.quarantined += done.quarantined
-
-    def take(self, file: SpoolFile, summary: Summary) -> None:
-        """Handle one waiting file in one transaction; remove it from out/ only after the commit."""
+    def _read(self, file: SpoolFile, summary: Summary) -> _Taken | None:
+        """Read and identify one waiting file (pure work, outside any transaction); None when it is gone
+        (another worker took it) or cannot be read now (kept for the next round)."""
         try:
             data = self.spool.read(file)
-        except OSError as exc:  # vanished or unreadable: try again next run, never lose it silently
-            summary.errors.append(f"{file.path}: cannot read: {exc}")
-            return
-        now = self.clock.now()
+        except FileNotFoundError:
+            return None  # taken by another worker between listing and reading: not an error
+        except OSError as exc:  # unreadable now: try again next run, never lose it silently
+            summary.errors.append(f"{file.path}: cannot read: {exc.strerror or type(exc).__name__}")
+            return None
         try:
             inbound: Inbound | None = self.identifier.identify(data, mailbox=file.ean)
             problem = None
         except Unreadable as exc:
             inbound, problem = None, exc
-        key = intake_key(data, inbound.envelope_id if inbound else None)
+        return _Taken(
+            file, data, inbound, problem, intake_key(data, inbound.envelope_id if inbound else None)
+        )
+
+    def _take_batch(self, files: list[SpoolFile], summary: Summary) -> None:
+        ready = [taken for file in files if (taken := self._read(file, summary)) is not None]
+        now = self.clock.now()
+
+        def work(tx: Tx) -> tuple[Summary, list[_Taken]]:
+            done, kept = Summary(), []
+            for taken in ready:
+                if not tx.try_lock(_lock_name(taken.file)):
+                    continue  # another worker holds this file right now; it decides, we skip it
+                done.duplicates += self._take_in(tx, taken, now, done)
+                kept.append(taken)
+            return done, kept
+
         try:
-            duplicate = self._take(file, data, inbound, problem, key, now, summary)
+            done, kept = self.store.run(work)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            # Nothing of the batch was committed. Take its files one at a time, so that a file that makes the
+            # hub fail is quarantined as `hub-error` on its own and the others go through (lesson 15).
+            log.warning("a batch of %d files failed; taking them one at a time", len(ready), exc_info=True)
+            for taken in ready:
+                self._take_one(taken, summary)
+            return
+        with self.spool.deferred_sync():  # after the commit: one folder fsync per mailbox for the whole batch
+            for taken in kept:
+                self.spool.taken(taken.file)
+        summary.taken += len(kept)
+        summary.duplicates += done.duplicates
+        summary.already_taken += done.already_taken
+        summary.quarantined += done.quarantined
+
+    def take(self, file: SpoolFile, summary: Summary) -> None:
+        """Handle one waiting file in one transaction; remove it from out/ only after the commit."""
+        taken = self._read(file, summary)
+        if taken is not None:
+            self._take_one(taken, summary)
+
+    def _take_one(self, taken: _Taken, summary: Summary) -> None:
+        now = self.clock.now()
+
+        def work(tx: Tx) -> Summary | None:
+            if not tx.try_lock(_lock_name(taken.file)):
+                return None
+            done = Summary()
+            done.duplicates += self._take_in(tx, taken, now, done)
+            return done
+
+        try:
+            done = self.store.run(work)
+        except StoreUnavailable:
+            raise  # the file stays in out/: nothing was decided about it
         except Exception as exc:  # a hub bug must not make a poison file that is re-read forever (lesson 15)
-            log.exception("hub error on %s; quarantining it", file.name)
-            summary.errors.append(f"{file.path}: hub error: {type(exc).__name__}")
-            with self.store.transaction() as tx:
-                hub_error = Unreadable(
-                    "hub-error", f"the hub failed on this file ({type(exc).__name__}); see the log"
-                )
-                self._unreadable(tx, file, data, hub_error, key, now)
-            summary.quarantined += 1
-            duplicate = False
-        self.spool.taken(file)
+            log.exception("hub error on %s; quarantining it", taken.file.name)
+            summary.errors.append(f"{taken.file.path}: hub error: {type(exc).__name__}")
+            hub_error = Unreadable(
+                RejectCause.HUB_ERROR.value,
+                f"the hub failed on this file ({type(exc).__name__}); see the log",
+            )
+            done = self.store.run(lambda tx: self._quarantine_hub_error(tx, taken, hub_error, now))
+        if done is None:
+            return  # another worker is taking it
+        self.spool.taken(taken.file)
         summary.taken += 1
-        summary.duplicates += int(duplicate)
+        summary.duplicates += done.duplicates
+        summary.already_taken += done.already_taken
+        summary.quarantined += done.quarantined
 
-    def _take(
-        self,
-        file: SpoolFile,
-        data: bytes,
-        inbound: Inbound | None,
-        problem: Unreadable | None,
-        key: str,
-        now: datetime,
-        summary: Summary,
-    ) -> bool:
-        with self.store.transaction() as tx:
-            return self._take_in(tx, file, data, inbound, problem, key, now, summary)
+    def _quarantine_hub_error(self, tx: Tx, taken: _Taken, problem: Unreadable, now: datetime) -> Summary:
+        done = Summary(quarantined=1)
+        owner = tx.find_key(INTAKE, taken.key)
+        if owner is None:
+            self._unreadable(tx, taken.file, taken.data, problem, taken.key, now)
+        return done
 
-    def _take_in(
-        self,
-        tx: Tx,
-        file: SpoolFile,
-        data: bytes,
-        inbound: Inbound | None,
-        problem: Unreadable | None,
-        key: str,
-        now: datetime,
-        summary: Summary,
-    ) -> bool:
+    def _take_in(self, tx: Tx, taken: _Taken, now: datetime, summary: Summary) -> bool:
+        """Decide one identified file inside `tx`; True when it was a duplicate."""
+        file, data, inbound, problem, key = taken.file, taken.data, taken.inbound, taken.problem, taken.key
         wanted = [(INTAKE, key)]
         if inbound is not None:  # the dedup keys too, in the same query
             wanted.append((envelope_namespace(), inbound.envelope_id))
             if inbound.letter_id:
                 wanted.append((letter_namespace(inbound.kind), inbound.letter_id))
+            if inbound.kind in decide.PAIRING_KINDS:
+                wanted += [(ATTACHMENT, _pair_key(inbound, o)) for o in inbound.attachment_ids]
         found = tx.find_keys(wanted)
         owner = found.get((INTAKE, key))
         if owner is not None:
@@ -258,7 +321,7 @@ class Hub:
         self, tx: Tx, file: SpoolFile, data: bytes, problem: Unreadable, key: str, now: datetime
     ) -> None:
         flow = tx.create_flow(now, FlowInfo(sender_gln=file.ean, receipt_expected=False))
-        tx.claim_key(INTAKE, key, flow.id, now)
+        tx.claim_keys([(INTAKE, key)], flow.id, now, contested={(INTAKE, key)})
         message_id = self.engine.store_in(tx, flow.id, data, now, role=IN_UNREADABLE, sender=file.ean)
         context = Cause(
             None,
@@ -289,16 +352,16 @@ class Hub:
         verdict, owner = self._dedup(inbound, found)
         if verdict.duplicate and owner is not None:
             message_id = self.engine.store_in(tx, owner, data, now, role=IN_DUPLICATE, inbound=inbound)
-            tx.claim_key(INTAKE, key, owner, now, message_id)
+            tx.claim_keys([(INTAKE, key)], owner, now, message_id, contested={(INTAKE, key)})
             context = Cause(inbound, data, file.ean, message_id, file.name)
             note = _note(inbound, reason=f"{verdict.value}: letter id seen before", cause=verdict.value)
             self.engine.transition(tx, owner, Event.DUPLICATE, now, context, note)  # allowed in every state
             return True
         if inbound.is_receipt:
-            self._receipt(tx, file, data, inbound, key, now)
+            self._receipt(tx, file, data, inbound, key, now, found)
             return False
         route = self.router.route(inbound)
-        partner_id = self._partner(tx, inbound)
+        partner_id = self._partner(inbound, found)
         partner = tx.flow(partner_id) if partner_id is not None else None
         outcome = decide.letter(inbound, verdict, route, partner)
         event = outcome.event
@@ -318,7 +381,7 @@ class Hub:
         message_id = self.engine.store_in(
             tx, flow_id, data, now, role=_part_role(inbound, event), inbound=inbound
         )
-        self._claim(tx, flow_id, inbound, key, message_id, now)
+        self._claim(tx, flow_id, inbound, key, message_id, now, found)
         context = Cause(
             inbound, data, file.ean, message_id, file.name, reason=outcome.reason, reject=outcome.cause
         )
@@ -333,18 +396,27 @@ class Hub:
         )
         return classify(envelope_owner is not None, letter_owner is not None), letter_owner
 
-    def _partner(self, tx: Tx, inbound: Inbound) -> str | None:
-        if inbound.kind not in ("xdis91", "xbin01"):
+    def _partner(self, inbound: Inbound, found: dict[tuple[str, str], str]) -> str | None:
+        if inbound.kind not in decide.PAIRING_KINDS:
             return None
         for object_id in inbound.attachment_ids:
-            owner = tx.find_key(ATTACHMENT, _pair_key(inbound, object_id))
+            owner = found.get((ATTACHMENT, _pair_key(inbound, object_id)))
             if owner is not None:
                 return owner
         return None
 
     def _claim(
-        self, tx: Tx, flow_id: str, inbound: Inbound, key: str, message_id: str, now: datetime
+        self,
+        tx: Tx,
+        flow_id: str,
+        inbound: Inbound,
+        key: str,
+        message_id: str,
+        now: datetime,
+        found: dict[tuple[str, str], str],
     ) -> None:
+        """Claim the message's keys for `flow_id`. Those it was decided on as free must be won: if another
+        worker committed one meanwhile, this transaction gives up (`ClaimLost`) and is done again."""
         claims = [(INTAKE, key), (envelope_namespace(), inbound.envelope_id)]
         if inbound.letter_id:
             claims.append((letter_namespace(inbound.kind), inbound.letter_id))
@@ -354,11 +426,19 @@ class Hub:
             claims.append((ACK_TARGET, f"{inbound.receiver_gln}:E:{inbound.message_envelope_id}"))
         for object_id in inbound.attachment_ids:
             claims.append((ATTACHMENT, _pair_key(inbound, object_id)))
-        tx.claim_keys(claims, flow_id, now, message_id)
+        contested = {c for c in claims if c[0] in CONTESTED and c not in found}
+        tx.claim_keys(claims, flow_id, now, message_id, contested=contested)
 
     # -- receipts ------------------------------------------------------------------------------------------------
     def _receipt(
-        self, tx: Tx, file: SpoolFile, data: bytes, inbound: Inbound, key: str, now: datetime
+        self,
+        tx: Tx,
+        file: SpoolFile,
+        data: bytes,
+        inbound: Inbound,
+        key: str,
+        now: datetime,
+        found: dict[tuple[str, str], str],
     ) -> None:
         flow_id = self._answered_flow(tx, inbound)
         flow = tx.flow(flow_id) if flow_id else None
@@ -368,12 +448,12 @@ class Hub:
             # No correlation left (or none ever): forwarded unconverted in a flow of its own (§7).
             orphan = tx.create_flow(now, _info(inbound))
             message_id = self.engine.store_in(tx, orphan.id, data, now, role=IN_RECEIPT, inbound=inbound)
-            self._claim(tx, orphan.id, inbound, key, message_id, now)
+            self._claim(tx, orphan.id, inbound, key, message_id, now, found)
             context = Cause(inbound, data, file.ean, message_id, file.name)
             self.engine.transition(tx, orphan.id, Event.PASS_THROUGH, now, context, note)
             return
         message_id = self.engine.store_in(tx, flow.id, data, now, role=IN_RECEIPT, inbound=inbound)
-        self._claim(tx, flow.id, inbound, key, message_id, now)
+        self._claim(tx, flow.id, inbound, key, message_id, now, found)
         context = Cause(inbound, data, file.ean, message_id, file.name)
         if path == decide.ReceiptPath.FORWARD:
             self.engine.transition(tx, flow.id, Event.RECEIPT_FORWARDED, now, context, note)
@@ -421,20 +501,42 @@ class Hub:
 
     # -- conversion --------------------------------------------------------------------------------------------
     def convert_due(self, summary: Summary) -> None:
-        with self.store.transaction() as tx:
-            due = tx.find_flows(state=State.CONVERTING.value)
+        """Convert flows in `converting`, a batch per transaction. Each batch locks only flows no other worker
+        holds (SKIP LOCKED), so several workers convert different flows side by side."""
         if self.converter is None:
-            summary.waiting_for_converter += len(due)
+            with self.store.transaction() as tx:
+                summary.waiting_for_converter += len(tx.find_flows(state=State.CONVERTING.value))
             return
-        for chunk in _chunks(due, self.batch):
-            now = self.clock.now()
-            converted = Summary()
-            with self.store.transaction() as tx:  # a batch of conversions, one commit
-                tx.preload(chunk)
-                tx.payloads([m.payload_sha256 for f in chunk for m in tx.messages(f) if m.direction == "in"])
-                for flow_id in chunk:
-                    self._convert(tx, flow_id, now, converted)
-            summary.converted += converted.converted
+        for _ in range(MAX_BATCHES):
+            converted = self.store.run(self._convert_batch)
+            if converted is None:
+                return
+            summary.converted += converted
+
+    def _convert_batch(self, tx: Tx) -> int | None:
+        now = self.clock.now()
+        chunk = tx.claim_flows(State.CONVERTING.value, limit=self.batch)
+        if not chunk:
+            return None
+        tx.preload(chunk)
+        done = Summary()
+        for flow_id in chunk:
+            try:
+                with tx.conn.begin_nested():
+                    self._convert(tx, flow_id, now, done)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                # A converter bug must not leave the flow in `converting` for every worker to fail on again.
+                log.exception("hub error converting flow %s", flow_id)
+                tx.forget(flow_id)
+                reason = f"conversion failed: the hub failed on this flow ({type(exc).__name__}); see the log"
+                first = next(m for m in tx.messages(flow_id) if m.direction == "in")
+                cause = Cause(None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, "")
+                cause = replace(cause, reason=reason, reject=RejectCause.CONVERSION)
+                note = Note(reason=reason, cause=RejectCause.HUB_ERROR.value)
+                self.engine.transition(tx, flow_id, Event.CONVERSION_FAILED, now, cause, note)
+        return done.converted
 
     def _convert(self, tx: Tx, flow_id: str, now: datetime, summary: Summary) -> None:
         assert self.converter is not None
@@ -474,34 +576,50 @@ class Hub:
 
     # -- delivery ----------------------------------------------------------------------------------------------
     def deliver_pending(self, summary: Summary) -> None:
-        """Deliver undelivered outputs a batch at a time: write every file of the batch (each fsynced before
-        its rename), fsync each receiving folder once, and only then commit "delivered" for the whole batch in
-        one transaction. A crash before that commit delivers the same bytes again under the same name: a no-op."""
-        with self.store.transaction() as tx:
-            pending = tx.pending_outputs()
-        for chunk in _chunks(pending, self.batch):
-            with self.store.transaction() as tx:
-                payloads = tx.payloads([m.payload_sha256 for m in chunk])
-            written: list[tuple[StoredMessage, str]] = []
-            with self.spool.deferred_sync():
-                for message in chunk:
-                    name = self._write(message, payloads[message.payload_sha256], summary)
-                    if name is not None:
-                        written.append((message, name))
-            if not written:
-                continue
-            now = self.clock.now()
-            with self.store.transaction() as tx:
-                tx.preload([message.flow_id for message, _ in written])
-                for message, name in written:
-                    tx.mark_delivered(message.id, now, name)
-                    self._after_delivery(
-                        tx, message.flow_id, message.role, message.kind, message.envelope_id, now
-                    )
-            summary.delivered += len(written)
+        """Deliver undelivered outputs a batch at a time, bounded in count and bytes. The batch's rows are
+        locked for this worker (SKIP LOCKED: another worker delivers other outputs, never the same file twice);
+        every file is written (each fsynced before its rename), each receiving folder fsynced once, and only
+        then is "delivered" committed in the same transaction. A crash before that commit delivers the same
+        bytes again under the same name: a no-op."""
+        failed: set[str] = set()
+        for _ in range(MAX_BATCHES):
+            done = self.store.run(lambda tx: self._deliver_batch(tx, frozenset(failed)))
+            if done is None:
+                return
+            delivered, failures = done
+            summary.delivered += delivered
+            summary.delivery_failures += len(failures)
+            failed.update(failures)  # retried next round, not in a loop now
 
-    def _write(self, message: StoredMessage, data: bytes, summary: Summary) -> str | None:
-        """Put one output into its receiver's in/; its file name, or None when it failed (recorded)."""
+    def _deliver_batch(self, tx: Tx, failed: frozenset[str]) -> tuple[int, list[str]] | None:
+        chunk = tx.claim_pending_outputs(limit=self.batch, max_bytes=BATCH_BYTES, exclude=failed)
+        if not chunk:
+            return None
+        payloads = tx.payloads([m.payload_sha256 for m in chunk])
+        written: list[tuple[StoredMessage, str]] = []
+        failures: list[tuple[StoredMessage, str]] = []
+        with self.spool.deferred_sync():
+            for message in chunk:
+                name, problem = self._write(message, payloads[message.payload_sha256])
+                if name is not None:
+                    written.append((message, name))
+                else:
+                    failures.append((message, problem or "spool-write"))
+        now = self.clock.now()
+        tx.preload(sorted({message.flow_id for message, _ in written + failures}))
+        for message, name in written:
+            tx.mark_delivered(message.id, now, name)
+            self._after_delivery(tx, message.flow_id, message.role, message.kind, message.envelope_id, now)
+        for message, problem in failures:
+            note = Note(reason=f"spool-write: {problem}", cause="spool-write", failure=Place.NETWORK)
+            if tx.flow(message.flow_id).state is State.DELIVERING:
+                transition(tx, message.flow_id, Event.DELIVERY_FAILED, now, note)
+            else:
+                tx.record(message.flow_id, now, Step.DELIVERY_FAILED, note)
+        return len(written), [message.id for message, _ in failures]
+
+    def _write(self, message: StoredMessage, data: bytes) -> tuple[str | None, str | None]:
+        """Put one output into its receiver's in/: its file name, or None and why it failed."""
         receiver = message.receiver_gln or ""
         name = _file_name(message.envelope_id, message.id)
         try:
@@ -511,16 +629,8 @@ class Hub:
                 name = _file_name(None, message.id)
                 self.spool.deliver(receiver, name, data)
         except (OSError, ValueError) as exc:
-            summary.delivery_failures += 1
-            now = self.clock.now()
-            with self.store.transaction() as tx:
-                note = Note(reason=f"spool-write: {exc}", cause="spool-write", failure=Place.NETWORK)
-                if tx.flow(message.flow_id).state is State.DELIVERING:
-                    transition(tx, message.flow_id, Event.DELIVERY_FAILED, now, note)
-                else:
-                    tx.record(message.flow_id, now, Step.DELIVERY_FAILED, note)
-            return None
-        return name
+            return None, str(exc)
+        return name, None
 
     def _after_delivery(
         self, tx: Tx, flow_id: str, role: str, kind: str | None, envelope_id: str | None, now: datetime
@@ -539,6 +649,11 @@ class Hub:
             OUT_NEGATIVE: Step.NEGATIVE_RECEIPT_SENT,
         }.get(role, Step.DELIVERED)
         tx.record(flow_id, now, step, note)
+
+
+def _lock_name(file: SpoolFile) -> str:
+    """The name two workers taking the same spool file lock on: the file's place in the spool."""
+    return f"spool:{file.ean}/{file.name}"
 
 
 def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:

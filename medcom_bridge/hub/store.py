@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -34,8 +36,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.clock import utc
@@ -62,6 +66,13 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+_R = TypeVar("_R")
+#: Attempts and backoff of a unit of work that meets transient database errors (`Store.run`).
+RETRY_ATTEMPTS = 16
+RETRY_FIRST_DELAY = 0.05
+RETRY_MAX_DELAY = 5.0
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -77,6 +88,33 @@ def patient_key(cpr: str, secret: bytes) -> str:
 
 class ConcurrentUpdate(RuntimeError):
     """Another worker changed the flow between our read and our write; the step must be retried."""
+
+
+class ClaimLost(RuntimeError):
+    """Another transaction owns a key this one had to win (the same file, letter or XDIS91/XBIN01 pair taken
+    by two workers at once). The transaction must roll back; done again, it sees the winner's commit."""
+
+    def __init__(self, namespace: str, owner: str) -> None:
+        super().__init__(f"key in {namespace!r} already belongs to flow {owner}")
+        self.namespace = namespace
+        self.owner = owner
+
+
+class StoreUnavailable(RuntimeError):
+    """The database stayed unreachable (or kept refusing) through every retry: nothing of the unit of work
+    was committed, and nothing may be decided from it (no negative receipt, no quarantine)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that a later attempt of the same unit of work may not meet: a lost or refused connection,
+    a serialization failure or deadlock victim, a lock timeout, and our own lost races."""
+    if isinstance(exc, ClaimLost | ConcurrentUpdate):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        return isinstance(exc, OperationalError | InterfaceError)
+    return False
 
 
 class UnknownFlow(LookupError):
@@ -208,6 +246,30 @@ class Store:
             yield tx
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
 
+    def run(self, work: Callable[[Tx], _R], *, attempts: int = RETRY_ATTEMPTS) -> _R:
+        """Do `work` in one transaction, again from the start after a transient failure (backoff with jitter:
+        50 ms doubling to 5 s, about a minute in all by default). Raises `StoreUnavailable` when every attempt
+        failed that way; any other exception rolls back and propagates at once."""
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as tx:
+                    return work(tx)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt == attempts:
+                    raise StoreUnavailable(
+                        f"the database refused {attempts} attempts ({type(exc).__name__}); nothing was committed"
+                    ) from exc
+                log.warning(
+                    "transient store error (%s), attempt %d of %d", type(exc).__name__, attempt, attempts
+                )
+                if not isinstance(exc, ClaimLost | ConcurrentUpdate):  # a lost race is retried at once
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, RETRY_MAX_DELAY)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -298,6 +360,25 @@ def _find_keys_statement(n: int) -> Any:
     return statement
 
 
+def _claim_statement(dialect: str) -> Any:
+    """INSERT INTO hub_keys VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING namespace, value."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return (
+            pg_insert(t.keys)
+            .on_conflict_do_nothing(index_elements=["namespace", "value"])
+            .returning(t.keys.c.namespace, t.keys.c.value)
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (
+        sqlite_insert(t.keys)
+        .on_conflict_do_nothing(index_elements=["namespace", "value"])
+        .returning(t.keys.c.namespace, t.keys.c.value)
+    )
+
+
 def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], returning: bool) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING [RETURNING], built once per dialect, table and form."""
     statement = _INSERT_IGNORE.get((dialect, table.name, returning))
@@ -385,6 +466,14 @@ class Tx:
             raise UnknownFlow(flow_id)
         self._flows[flow_id] = (dict(row), lock)
         return self._flows[flow_id][0]
+
+    def forget(self, flow_id: str) -> None:
+        """Drop what this transaction remembers of a flow after a savepoint around it was rolled back: its
+        cached row and messages, and the trace events buffered for it."""
+        self._flows.pop(flow_id, None)
+        self._messages.pop(flow_id, None)
+        self._seqs.pop(flow_id, None)
+        self._events = [e for e in self._events if e["flow_id"] != flow_id]
 
     def preload(self, flow_ids: list[str]) -> None:
         """Lock and read a batch of flows and their messages in two queries instead of two per flow."""
@@ -574,6 +663,74 @@ class Tx:
                     known[i] = replace(m, **values)
                     return
 
+    def claim_flows(self, state: str, *, limit: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """Lock up to `limit` flows in `state` that no other transaction holds (FOR UPDATE SKIP LOCKED on
+        PostgreSQL: a second worker takes other flows instead of waiting), oldest change first."""
+        query = (
+            select(t.flows.c.id)
+            .where(t.flows.c.state == state)
+            .order_by(t.flows.c.updated_at, t.flows.c.id)
+            .limit(limit + len(exclude))
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = [i for i in self.conn.execute(query).scalars() if i not in exclude][:limit]
+        if ids and self.conn.dialect.name == "postgresql":
+            # Locked just now: the cache may treat them as ours.
+            for row in self.conn.execute(_FLOW_ROWS_LOCKED, {"k_flows": sorted(ids)}).mappings():
+                self._flows[row["id"]] = (dict(row), True)
+        return ids
+
+    def claim_pending_outputs(
+        self, *, limit: int, max_bytes: int, exclude: frozenset[str] = frozenset()
+    ) -> list[StoredMessage]:
+        """Lock undelivered outbound messages that no other transaction holds (SKIP LOCKED), oldest first,
+        at most `limit` of them and at most `max_bytes` of payload (at least one), so a batch is bounded in
+        memory as well as in count."""
+        query = (
+            select(t.messages, t.payloads.c.size.label("payload_size"))
+            .join(t.payloads, t.payloads.c.sha256 == t.messages.c.payload_sha256)
+            .where(t.messages.c.direction == "out", t.messages.c.delivered_at.is_(None))
+            .order_by(t.messages.c.created_at, t.messages.c.id)
+            .limit(limit + len(exclude))
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=t.messages, skip_locked=True)
+        chosen: list[StoredMessage] = []
+        total = 0
+        for row in self.conn.execute(query).mappings():
+            if row["id"] in exclude:
+                continue
+            size = int(row["payload_size"] or 0)
+            if chosen and (len(chosen) >= limit or total + size > max_bytes):
+                break
+            chosen.append(_message(row))
+            total += size
+        return chosen
+
+    def claim_due_timers(self, now: datetime, *, limit: int) -> list[DueTimer]:
+        """Due timers no other transaction holds (SKIP LOCKED), soonest first."""
+        query = (
+            select(t.timers.c.id, t.timers.c.flow_id, t.timers.c.kind, t.timers.c.due_at)
+            .where(t.timers.c.status == "pending", t.timers.c.due_at <= now)
+            .order_by(t.timers.c.due_at, t.timers.c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [
+            DueTimer(id, flow_id, Timer(kind), utc(due))
+            for id, flow_id, kind, due in self.conn.execute(query)
+        ]
+
+    def try_lock(self, name: str) -> bool:
+        """A lock on `name` until this transaction ends, or False at once when another transaction holds it
+        (PostgreSQL advisory lock). SQLite has one writer at a time anyway: always True."""
+        if self.conn.dialect.name != "postgresql":
+            return True
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        return bool(self.conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
     def pending_outputs(self, *, limit: int = 1000) -> list[StoredMessage]:
         """Outbound messages not yet delivered, oldest first (the delivery step's work list)."""
         rows = self.conn.execute(
@@ -613,22 +770,33 @@ class Tx:
         return None if owner == flow_id else owner
 
     def claim_keys(
-        self, claims: list[tuple[str, str]], flow_id: str, now: datetime, message_id: str | None = None
+        self,
+        claims: list[tuple[str, str]],
+        flow_id: str,
+        now: datetime,
+        message_id: str | None = None,
+        *,
+        contested: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset(),
     ) -> None:
-        """`claim_key` for several keys at once, for callers that do not need to know earlier owners: one
-        executemany (the unique (namespace, value) key keeps the first owner)."""
+        """Record that each (namespace, value) belongs to `flow_id`, in one statement. A `contested` key (one
+        the caller decided on as free) that another flow owns raises `ClaimLost`: the caller's transaction
+        must give up and be done again. Other keys keep their first owner."""
         if not claims:
             return
+        wanted = list(dict.fromkeys(claims))
         rows = [
             {"namespace": ns, "value": value, "flow_id": flow_id, "message_id": message_id, "created_at": now}
-            for ns, value in dict.fromkeys(claims)
+            for ns, value in wanted
         ]
-        if len(rows) == 1:
-            self._insert_ignore(t.keys, ["namespace", "value"], **rows[0])
-            return
-        self.conn.execute(
-            _insert_ignore_statement(self.conn.dialect.name, t.keys, ["namespace", "value"], False), rows
-        )
+        statement = _claim_statement(self.conn.dialect.name).values(rows)
+        won = {(ns, value) for ns, value in self.conn.execute(statement)}
+        lost = [key for key in wanted if key not in won and key in contested]
+        if lost:
+            owners = self.find_keys(lost)
+            for key in lost:
+                owner = owners.get(key)
+                if owner is not None and owner != flow_id:
+                    raise ClaimLost(key[0], owner)
 
     def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no aborted transaction on a race, and

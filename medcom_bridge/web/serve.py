@@ -100,7 +100,7 @@ def serve(hub: Hub, *, host: str = "127.0.0.1", port: int = 8000, tick: float = 
         stopped = loop.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        hub.store.close()
+        hub.close()
     if not stopped:
         log.error("the hub loop did not stop within 30 s; exiting anyway (its step is crash-safe)")
         return 1
@@ -120,12 +120,15 @@ def serve_command(
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from medcom_bridge.hub.clock import SystemClock
-    from medcom_bridge.hub.wiring import build_hub
+    from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.shell.register import RegisterLoadError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        hub = build_hub(spool, sor, edi, db, SystemClock())
+        hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True)
+    except HubBusy as exc:
+        echo(f"hub: {exc}", err=True)
+        return 2
     except RegisterLoadError as exc:
         echo(f"cannot load the register: {exc}", err=True)
         return 2
