@@ -41,6 +41,7 @@ from medcom_bridge.hub.pipeline import (
     Unreadable,
 )
 from medcom_bridge.hub.store import Correlation
+from medcom_bridge.identifiers import gln_ok
 from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT
 from medcom_bridge.oioxml.receipts import REFUSE_TEXT_MAX
 from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
@@ -562,7 +563,11 @@ class ReceiptAnswers:
         kind = inbound.kind if inbound is not None else reading.payload_kind
         if not payload or kind is None:
             return None
+        if not gln_ok(mailbox):
+            return None  # nobody addressable to answer
         ours = inbound.receiver_gln if inbound is not None else _receiver_of(reading)
+        if ours is not None and not gln_ok(ours):
+            ours = None  # a mistyped ReceiverID: the letter's own receiver answers, if the payload names one
         if kind in OIOXML_LETTERS:
             return _xctl01(payload, cause, reason, mailbox, ours, now, new_id)
         if kind == "carecommunication":
@@ -624,7 +629,10 @@ def _xctl01(
         envelope_identifier=envelope_id,
         letter_identifier=letter_id,
     )
-    data = _wrap(serialize(receipt), ours or facts.receiver_ean, mailbox, now, new_id, "xctl01")
+    sender = ours or facts.receiver_ean
+    if not sender or not gln_ok(sender):
+        return None
+    data = _wrap(serialize(receipt), sender, mailbox, now, new_id, "xctl01")
     return Output(mailbox, data, "xctl01", envelope_id, letter_id, "negative_receipt")
 
 

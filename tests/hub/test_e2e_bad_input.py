@@ -80,3 +80,23 @@ def test_a_letter_in_another_partys_mailbox_is_refused(world: World) -> None:
     assert world.inbox(OIO) == []
     [flow] = world.flows()
     assert any(e.reason and "hub-sender-mailbox" in e.reason for e in world.events(flow))
+
+
+def test_a_malformed_receiver_id_never_stops_the_hub(world: World) -> None:
+    """Issue 9: an envelope whose ReceiverID is 12 digits made building the negative receipt raise, the file
+    stayed in out/ and every later run failed. Now: refused (quarantined or rejected), and the next file goes on."""
+    pair = world.pair(OIO, OIO2)
+    envelope = world.send(OIO.ean, OIO2.ean, pair.xdis91)
+    for sent in (world.spool / OIO.ean / "out").glob("*.xml"):
+        sent.unlink()
+    world.drop(OIO.ean, envelope.replace(f"{OIO2.ean}</ReceiverID>".encode(), b"579000012144</ReceiverID>"))
+    good = world.pair(OIO, OIO2)
+    world.send(OIO.ean, OIO2.ean, good.xdis91)
+    summary = world.run()
+    assert summary.errors == [] and not list((world.spool / OIO.ean / "out").glob("*.xml"))
+    assert [r.kind for r in world.inbox(OIO2)] == ["xdis91"]  # the good letter went through
+    states = sorted(world.state(f) for f in world.flows())
+    assert states in (["awaiting_receipts", "rejected"], ["awaiting_receipts", "quarantined"]), states
+    assert world.run().errors == []  # and the next run is clean too
+    [receipt] = world.inbox(OIO)  # the sender is readable: it is told, in a receipt its system can read
+    assert receipt.kind == "xctl01" and validate_as("xctl01", receipt.envelope.payload).valid
