@@ -207,6 +207,10 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite begins a transaction only before a write, so a SAVEPOINT that comes first would be the
+        # outermost transaction and its RELEASE a commit (an fsync, and the end of atomicity). Let SQLite see
+        # our BEGIN instead (SQLAlchemy's documented recipe for pysqlite savepoints).
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     connect_args: dict[str, Any] = {}
     if schema:
@@ -214,7 +218,12 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we say BEGIN ourselves (see make_engine)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -342,6 +351,7 @@ _CANCEL_TIMER = (
     .values(status="cancelled", done_at=bindparam("v_done_at"))
 )
 _INSERT_IGNORE: dict[tuple[str, str, bool], Any] = {}
+_CLAIM: dict[str, Any] = {}
 _FIND_KEYS: dict[int, Any] = {}
 
 
@@ -361,22 +371,21 @@ def _find_keys_statement(n: int) -> Any:
 
 
 def _claim_statement(dialect: str) -> Any:
-    """INSERT INTO hub_keys VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING namespace, value."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return (
-            pg_insert(t.keys)
+    """INSERT INTO hub_keys ... ON CONFLICT DO NOTHING RETURNING namespace, value: built once per dialect;
+    executed with many rows it becomes one multi-row INSERT whose RETURNING names exactly the keys won."""
+    statement = _CLAIM.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+        statement = (
+            dialect_insert(t.keys)
             .on_conflict_do_nothing(index_elements=["namespace", "value"])
             .returning(t.keys.c.namespace, t.keys.c.value)
         )
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return (
-        sqlite_insert(t.keys)
-        .on_conflict_do_nothing(index_elements=["namespace", "value"])
-        .returning(t.keys.c.namespace, t.keys.c.value)
-    )
+        _CLAIM[dialect] = statement
+    return statement
 
 
 def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], returning: bool) -> Any:
@@ -788,8 +797,8 @@ class Tx:
             {"namespace": ns, "value": value, "flow_id": flow_id, "message_id": message_id, "created_at": now}
             for ns, value in wanted
         ]
-        statement = _claim_statement(self.conn.dialect.name).values(rows)
-        won = {(ns, value) for ns, value in self.conn.execute(statement)}
+        result = self.conn.execute(_claim_statement(self.conn.dialect.name), rows)
+        won = {(ns, value) for ns, value in result}
         lost = [key for key in wanted if key not in won and key in contested]
         if lost:
             owners = self.find_keys(lost)
