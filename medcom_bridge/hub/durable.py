@@ -17,6 +17,7 @@ import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from datetime import datetime, timedelta
 from pathlib import Path
 
 CHUNK = 1024 * 1024
@@ -93,6 +94,45 @@ def fd_chunks(fd: int, chunk: int = CHUNK) -> Iterator[bytes]:
     """The rest of an open file in pieces of at most `chunk` bytes."""
     while piece := os.read(fd, chunk):
         yield piece
+
+
+def read_whole(fd: int, limit: int | None = None) -> bytes | None:
+    """The rest of an open regular file as one bytes object, or None once it has more than `limit` bytes.
+
+    Sized from fstat, so the common case (a file that does not change while read) is a single allocation and
+    the content is held in memory once, not once in pieces and again joined."""
+    size = os.fstat(fd).st_size - os.lseek(fd, 0, os.SEEK_CUR)
+    budget = limit if limit is not None else max(size, 0)
+    first = os.read(fd, min(max(size, 0), budget) + 1)
+    pieces, total = [first], len(first)
+    while limit is None or total <= limit:
+        piece = os.read(fd, CHUNK if limit is None else min(CHUNK, limit + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    if limit is not None and total > limit:
+        return None
+    return first if len(pieces) == 1 else b"".join(pieces)
+
+
+def sweep_tmp(folders: Iterable[Path], older_than: timedelta, now: datetime) -> list[Path]:
+    """Remove our own temporary files (`is_tmp_name`) older than `older_than` from `folders`: what writers
+    that died before installing left behind. Returns the removed paths."""
+    limit = (now - older_than).timestamp()
+    removed: list[Path] = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                listed = [entry for entry in entries if is_tmp_name(entry.name)]
+        except FileNotFoundError:
+            continue
+        for entry in listed:
+            with suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def same_content(path: Path, other: Path | bytes) -> bool:

@@ -31,7 +31,7 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -177,12 +177,10 @@ class Opened:
 
     def read(self) -> bytes:
         """The whole file as one bytes object, allocated once in the common case (size unchanged)."""
-        fd = self._descriptor()
-        first = os.read(fd, min(self.size, self.limit) + 1)
-        if len(first) > self.limit:
+        data = durable.read_whole(self._descriptor(), self.limit)
+        if data is None:
             raise TooLarge(self.file, self.limit)
-        rest = list(self.chunks())
-        return b"".join([first, *rest]) if rest else first
+        return data
 
     def head(self, size: int = HEAD_BYTES) -> bytes:
         """The first `size` bytes, wherever reading stands."""
@@ -269,11 +267,11 @@ class Spool:
         finally:
             folders, self._unsynced = self._unsynced, None
             for folder in sorted(folders):
-                durable.fsync_dir(folder)
+                _fsync_dir(folder)
 
     def _sync_dir(self, folder: Path) -> None:
         if self._unsynced is None:
-            durable.fsync_dir(folder)
+            _fsync_dir(folder)
         else:
             self._unsynced.add(folder)
 
@@ -493,23 +491,11 @@ class Spool:
         """Remove our own temporary files (`.<name>.<random>.tmp`) left in `in/` and `quarantine/` by a
         writer that died, once older than `older_than`; the removed paths. `out/` belongs to the senders."""
         folders = [self.root / QUARANTINE, *(self.root / ean / "in" for ean in self.parties())]
-        return _sweep(folders, now, older_than)
+        return durable.sweep_tmp(folders, older_than, now)
 
 
-def _sweep(folders: Iterable[Path], now: datetime, older_than: timedelta) -> list[Path]:
-    removed = []
-    limit = (now - older_than).timestamp()
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for entry in os.scandir(folder):
-            if not durable.is_tmp_name(entry.name):
-                continue
-            with suppress(FileNotFoundError):
-                if entry.stat(follow_symlinks=False).st_mtime < limit:
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-    return removed
+def _fsync_dir(folder: Path) -> None:
+    durable.fsync_dir(folder)
 
 
 def _type_of_mode(mode: int) -> EntryType:
@@ -553,7 +539,7 @@ def _quarantine_stem(name: str, ean: str | None) -> str:
 
 
 def _write_once(
-    path: Path, data: bytes | Iterable[bytes], sync_dir: Callable[[Path], None] = durable.fsync_dir
+    path: Path, data: bytes | Iterable[bytes], sync_dir: Callable[[Path], None] = _fsync_dir
 ) -> Path:
     if isinstance(data, bytes) and os.path.lexists(path):  # the common repeat: compare without writing
         if durable.same_content(path, data):
