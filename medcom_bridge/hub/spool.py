@@ -219,7 +219,12 @@ class SkippedEntry:
 
 def intake_key(data: bytes, envelope_id: str | None) -> str:
     """The idempotency key of a taken file: content hash plus envelope id (never the file name)."""
-    return f"{hashlib.sha256(data).hexdigest()}:{envelope_id or '-'}"
+    return intake_key_of(hashlib.sha256(data).hexdigest(), envelope_id)
+
+
+def intake_key_of(sha256: str, envelope_id: str | None) -> str:
+    """`intake_key` from a content hash computed elsewhere (e.g. while a body was streamed in)."""
+    return f"{sha256}:{envelope_id or '-'}"
 
 
 def entry_type(path: Path) -> EntryType | None:
