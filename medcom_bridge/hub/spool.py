@@ -537,7 +537,8 @@ def _check_name(name: str) -> None:
 
 
 def _quarantine_stem(name: str, ean: str | None) -> str:
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:200] or "unnamed"
+    # short enough that a random prefix, ".reason.txt" and a temporary name still fit in 255 bytes
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:160] or "unnamed"
     base = base if base.endswith(".xml") else base + ".xml"
     base = base.lstrip(".") or "unnamed.xml"  # never hidden
     return f"{ean}-{base}" if ean else base

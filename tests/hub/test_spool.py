@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from medcom_bridge.envelope import vans
 from medcom_bridge.hub import durable
 from medcom_bridge.hub.spool import (
     EntryType,
@@ -32,6 +33,7 @@ from medcom_bridge.hub.spool import (
     TooLarge,
     intake_key,
 )
+from tests.hub.e2e import FHIR, OIO, World
 
 EAN = "5790001659592"
 OTHER = "5790000121526"
@@ -527,3 +529,38 @@ def test_intake_key_is_content_and_envelope_not_file_name() -> None:
     assert intake_key(b"<a/>", "env-1") != intake_key(b"<a/>", "env-2")
     assert intake_key(b"<a/>", "env-1") != intake_key(b"<b/>", "env-1")
     assert intake_key(b"<a/>", None).endswith(":-")
+
+
+def test_the_hub_never_takes_a_letter_through_a_link(world: World, tmp_path: Path) -> None:
+    """A party that can write its out/ must not make the hub read another file (issue 9: /etc/passwd)."""
+    letter = vans.wrap(
+        world.carecommunication(),
+        sender_ean=FHIR.ean,
+        receiver_ean=OIO.ean,
+        envelope_id=world.ids(),
+        message_id=world.ids(),
+        sent=world.clock.now(),
+    )
+    elsewhere = tmp_path / "elsewhere.xml"
+    elsewhere.write_bytes(letter)  # a perfectly good letter, so following the link would be visible
+    out = world.spool / FHIR.ean / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    os.symlink(elsewhere, out / "letter.xml")
+    world.run()
+    assert world.flows() == [] and world.inbox(OIO) == []
+    [(path, reason)] = world.quarantined()
+    assert path.is_symlink() and "reason: spool-not-regular: symbolic link" in reason
+    assert elsewhere.read_bytes() == letter
+    world.drop(FHIR.ean, letter)  # the same bytes as a regular file are taken as usual
+    world.run()
+    assert len(world.flows()) == 1
+
+
+def test_long_names_still_fit_in_quarantine(tmp_path: Path) -> None:
+    name = "x" * 200 + ".xml"
+    spool = Spool(tmp_path)
+    spool.quarantine(name, b"<a", "why", ean=EAN)
+    spool.quarantine(name, b"<b", "why", ean=EAN)  # beside it, with a hash prefix
+    os.symlink("/nowhere", outbox(tmp_path) / name)
+    spool.load(spool.waiting()[0])
+    assert len(spool.quarantined()) == 3 and all(reason for _, reason in spool.quarantined())
