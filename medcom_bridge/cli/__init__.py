@@ -163,11 +163,19 @@ def serve(
     db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite in SPOOL).")] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port for the API and pages.")] = 8000,
+    max_body: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body",
+            min=1,
+            help="Largest POST /envelopes body in bytes (default: MedCom's 100 MB letter in an envelope).",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: watch the spool, run timers, serve the API (/docs) and the operations pages (/ui)."""
     from medcom_bridge.web.serve import serve_command
 
-    raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo))
+    raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo, max_body=max_body))
 
 
 # The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/cli/hub.py.

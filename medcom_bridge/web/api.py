@@ -12,8 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from medcom_bridge.hub import stats
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
-from medcom_bridge.web.app import Context
-from medcom_bridge.web.intake import IntakeRefused, take_envelope
+from medcom_bridge.web.app import RETRY_AFTER_SECONDS, Context
+from medcom_bridge.web.intake import (
+    IntakeRefused,
+    check_declared_length,
+    check_mailbox,
+    receive_body,
+    take_envelope,
+)
 from medcom_bridge.web.queries import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -114,23 +120,34 @@ def api_router(ctx: Context) -> APIRouter:
         openapi_extra=XML_BODY,
         responses={
             202: {"description": "Taken: the flow id (also for a repeated POST of the same envelope)"},
-            400: {"description": "Not usable as intake (empty, sender mailbox unknown)"},
-            413: {"description": "Body too large"},
+            400: {
+                "description": "Not usable as intake (empty, not XML, sender mailbox unknown or malformed)"
+            },
+            413: {"description": "Body too large (refused while it is read)"},
             422: {"description": "Taken but rejected or quarantined; the reason and flow id are given"},
-            503: {"description": "This server has no hub to take envelopes"},
+            503: {
+                "description": "No hub to take envelopes here, or the database is unavailable (Retry-After)"
+            },
         },
     )
     async def post_envelope(
         request: Request,
         mailbox: Annotated[
-            str | None, Query(description="Sender location number; default: the envelope's SenderID")
+            str | None,
+            Query(description="Sender location number (13-digit GLN); default: the envelope's SenderID"),
         ] = None,
     ) -> JSONResponse:
         if ctx.hub is None:
             return problem(503, "http-no-hub", "this server is read-only: it has no hub to take envelopes")
-        data = await request.body()
         try:
-            result = await run_in_threadpool(take_envelope, ctx.hub, ctx.lock, data, mailbox=mailbox)
+            check_mailbox(mailbox)
+            check_declared_length(request.headers.get("content-length"), ctx.max_body)
+            body = await receive_body(request.stream(), ctx.max_body)
+        except IntakeRefused as exc:
+            return problem(exc.status, exc.rule, exc.message)
+        try:
+            with body:
+                result = await run_in_threadpool(take_envelope, ctx.hub, ctx.lock, body, mailbox=mailbox)
         except IntakeRefused as exc:
             return problem(exc.status, exc.rule, exc.message)
         if ctx.wake is not None:
@@ -272,7 +289,9 @@ def api_router(ctx: Context) -> APIRouter:
             }
             if not loop.running or loop.last_error:
                 body["status"] = "degraded" if body["status"] == "ok" else body["status"]
-        return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
+        if body["status"] == "unavailable":
+            return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return JSONResponse(body)
 
     return router
 

@@ -1,34 +1,51 @@
 """HTTP intake: a POSTed VANSEnvelope goes through exactly the path of a spool file.
 
-The body is written into the sender's `SPOOL/<EAN>/out/` (atomically) and taken by the hub's own
-`Hub.take()` there and then, under the lock the hub loop holds while it runs. So the HTTP door has the spool's
-rules by construction: the same intake key (content hash + envelope id) makes a repeated POST idempotent, the
-same dedup answers duplicates, the same quarantine keeps unreadable input with its reason. And if the server
-dies between the write and the commit, the loop takes the file on its next run: the client, which got no
-answer, posts again and is told the flow id.
+The request body is received in pieces with the size limit enforced while reading (`receive_body`): a body over
+the limit is refused after reading just past the limit, never held whole; a body within it lives in a
+`Body` (memory up to a small threshold, a temporary file beyond). `take_envelope` then writes it into the
+sender's `SPOOL/<EAN>/out/` (atomically, under a name of its own) and has the hub's own `Hub.take()` take it
+there and then, under the lock the hub loop holds while it runs. So the HTTP door has the spool's rules by
+construction: the same intake key (content hash + envelope id) makes a repeated POST idempotent, the same dedup
+answers duplicates, the same quarantine keeps unreadable input with its reason. And if the server dies between
+the write and the commit, the loop takes the file on its next run: the client, which got no answer, posts again
+and is told the flow id.
+
+The body reaches the hub in one place (`_hand_to_hub`), so that a hub service `ingest(body, mailbox)` can
+replace the spool round trip without touching the HTTP side.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import re
+import tempfile
 import threading
+from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
+from types import TracebackType
+from typing import IO
 
 from medcom_bridge.envelope.vans import read as read_envelope
+from medcom_bridge.hub import durable
 from medcom_bridge.hub.events import Place
 from medcom_bridge.hub.flow import State
 from medcom_bridge.hub.runner import INTAKE, Hub, Summary
-from medcom_bridge.hub.spool import SpoolFile, intake_key
+from medcom_bridge.hub.spool import SpoolFile, intake_key_of
+from medcom_bridge.identifiers import gln_ok
+from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES
 
-MAX_BODY = 64 * 1024 * 1024
-"""Far above any real letter (XBIN01 attachments included); larger bodies get 413 before any parsing."""
+MAX_BODY = DEFAULT_MAX_BYTES
+"""Default limit of a POSTed envelope: MedCom's 100 MB letter, base64 in a VANSEnvelope, with room to spare
+(the same limit the spool and the XML parser apply)."""
+MEMORY_THRESHOLD = 1024 * 1024
+"""A body up to this size stays in memory; a larger one goes to a temporary file while it is received."""
 _EAN = re.compile(r"^[0-9]{1,18}$")
+_XML_SYNTAX = "xml-syntax"
 
 
 class IntakeRefused(ValueError):
-    """The request cannot become a spool file at all (no sender mailbox, empty, too big)."""
+    """The request cannot become a spool file at all (no sender mailbox, empty, too big, not XML)."""
 
     def __init__(self, status: int, rule: str, message: str) -> None:
         super().__init__(f"{rule}: {message}")
@@ -61,6 +78,84 @@ class IntakeResult:
         }
 
 
+class Body:
+    """A request body received within the limit: its size, its SHA-256, and its bytes in a spooled temporary
+    file (memory up to `MEMORY_THRESHOLD`, disk beyond). Close it (or use `with`) when done."""
+
+    def __init__(self, file: IO[bytes], size: int, sha256: str) -> None:
+        self._file = file
+        self.size = size
+        self.sha256 = sha256
+
+    @classmethod
+    def of(cls, data: bytes) -> Body:
+        """A body from bytes already in memory (tests, a caller that has them anyway)."""
+        return cls(io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())  # shares, not copies, data
+
+    def chunks(self, chunk: int = durable.CHUNK) -> Iterator[bytes]:
+        self._file.seek(0)
+        while piece := self._file.read(chunk):
+            yield piece
+
+    def read(self) -> bytes:
+        """The whole body as bytes (one copy; the temporary file is not in memory beyond the threshold)."""
+        self._file.seek(0)
+        return self._file.read()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Body:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def check_mailbox(mailbox: str | None) -> str | None:
+    """The `mailbox` query parameter, if given, must be a location number: refused before anything is read."""
+    if mailbox is not None and not gln_ok(mailbox):
+        raise IntakeRefused(
+            400,
+            "http-mailbox",
+            f"query parameter 'mailbox' must be the sender's location number: a 13-digit GLN with a valid "
+            f"GS1 check digit, e.g. 5790000121526; got {mailbox[:40]!r}",
+        )
+    return mailbox
+
+
+def check_declared_length(content_length: str | None, limit: int) -> None:
+    """Refuse a body whose declared Content-Length is over the limit before reading any of it."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise IntakeRefused(
+            413, "http-too-large", f"the body has {content_length} bytes; the limit is {limit}"
+        )
+
+
+async def receive_body(
+    stream: AsyncIterable[bytes], limit: int = MAX_BODY, *, threshold: int = MEMORY_THRESHOLD
+) -> Body:
+    """Receive a request body piece by piece, refusing it (413) as soon as it passes `limit` bytes: what was
+    read is discarded and the rest is never read. Within the limit: a `Body`, hashed on the way in."""
+    file = tempfile.SpooledTemporaryFile(max_size=threshold)  # noqa: SIM115 - the Body returned owns it
+    digest, size = hashlib.sha256(), 0
+    try:
+        async for piece in stream:
+            size += len(piece)
+            if size > limit:
+                raise IntakeRefused(
+                    413, "http-too-large", f"the body has more than {limit} bytes; the limit is {limit}"
+                )
+            digest.update(piece)
+            file.write(piece)
+    except BaseException:
+        file.close()
+        raise
+    return Body(file, size, digest.hexdigest())
+
+
 @dataclass(frozen=True, slots=True)
 class _Peek:
     """What the envelope header says before the hub reads it properly (sender mailbox, envelope id)."""
@@ -68,28 +163,32 @@ class _Peek:
     sender: str | None
     envelope_id: str | None
     problem: str
+    not_xml: bool
 
 
 def _peek(data: bytes) -> _Peek:
     reading = read_envelope(data)
     envelope = reading.envelope
-    problem = next((str(f) for f in reading.findings if f.severity == "error"), "no SenderID location number")
+    error = next((f for f in reading.findings if f.severity == "error"), None)
+    problem = str(error) if error is not None else "no SenderID location number"
     if envelope is None:
-        return _Peek(None, None, problem)
+        return _Peek(None, None, problem, error is not None and error.rule == _XML_SYNTAX)
     sender = envelope.sender.value if _EAN.match(envelope.sender.value) else None
-    return _Peek(sender, envelope.envelope_id, problem)
+    return _Peek(sender, envelope.envelope_id, problem, False)
 
 
 def sender_mailbox(peek: _Peek, mailbox: str | None) -> str:
     """The mailbox the envelope is posted from: `mailbox` if given, else the envelope's SenderID."""
     if mailbox is not None:
-        if not _EAN.match(mailbox):
-            raise IntakeRefused(
-                400, "http-mailbox", f"mailbox {mailbox!r} must be a location number (1-18 digits)"
-            )
         return mailbox
     if peek.sender is not None:
         return peek.sender
+    if peek.not_xml:
+        raise IntakeRefused(
+            400,
+            "http-not-xml",
+            f"the body is not well-formed XML ({peek.problem}); POST one VANSEnvelope XML document",
+        )
     raise IntakeRefused(
         400,
         "http-sender-unknown",
@@ -98,25 +197,25 @@ def sender_mailbox(peek: _Peek, mailbox: str | None) -> str:
     )
 
 
-def take_envelope(hub: Hub, lock: threading.Lock, data: bytes, *, mailbox: str | None = None) -> IntakeResult:
-    """Store `data` as intake from `mailbox` (or the envelope's sender) and say what became of it."""
-    if not data.strip():
-        raise IntakeRefused(400, "http-empty", "the body is empty; POST one VANSEnvelope XML document")
-    if len(data) > MAX_BODY:
-        raise IntakeRefused(413, "http-too-large", f"the body has {len(data)} bytes; the limit is {MAX_BODY}")
-    peek = _peek(data)
+def take_envelope(
+    hub: Hub, lock: threading.Lock, body: Body | bytes, *, mailbox: str | None = None
+) -> IntakeResult:
+    """Store `body` as intake from `mailbox` (or the envelope's sender) and say what became of it."""
+    if isinstance(body, bytes):
+        with Body.of(body) as received:
+            return take_envelope(hub, lock, received, mailbox=mailbox)
+    mailbox = check_mailbox(mailbox)
+    peek = _peek_body(body)
     ean = sender_mailbox(peek, mailbox)
     # The hub keys intake by content + the envelope id its identifier read, or + nothing when it could not
     # read one; the header peek gives the same id without running the (costly) identification twice.
-    keys = [intake_key(data, peek.envelope_id)] if peek.envelope_id else []
-    keys.append(intake_key(data, None))
+    keys = [intake_key_of(body.sha256, peek.envelope_id)] if peek.envelope_id else []
+    keys.append(intake_key_of(body.sha256, None))
     with lock:
         owner = _owner(hub, keys)
         if owner is None:
-            file = _write_out(hub, ean, data)
-            summary = Summary()
-            hub.take(file, summary)
-            outcome = "duplicate" if summary.duplicates else "accepted"
+            duplicate = _hand_to_hub(hub, ean, body)
+            outcome = "duplicate" if duplicate else "accepted"
             owner = _owner(hub, keys)
             if owner is None:  # pragma: no cover - take() always claims the intake key or raises
                 raise RuntimeError("the hub took the envelope but recorded no intake key")
@@ -140,6 +239,33 @@ def take_envelope(hub: Hub, lock: threading.Lock, data: bytes, *, mailbox: str |
     )
 
 
+def _peek_body(body: Body) -> _Peek:
+    """Read the header from the whole body; the bytes are dropped again before the hub reads its own copy."""
+    data = body.read()
+    if not data or data.isspace():
+        raise IntakeRefused(400, "http-empty", "the body is empty; POST one VANSEnvelope XML document")
+    return _peek(data)
+
+
+def _hand_to_hub(hub: Hub, ean: str, body: Body) -> bool:
+    """Put the body where the sender's files wait and let the hub take it now; True for a duplicate.
+
+    The file is written under a unique temporary name and installed without replacing anything (a second
+    server posting the same body finds the same bytes there: a no-op). No fsync of the folder: the client's
+    202 rests on the store's commit inside `take()`, not on this file. If the server dies before that commit,
+    the client has no answer and posts again; a file that survived is taken by the loop and recognised by its
+    intake key either way.
+    """
+    folder = hub.spool.ensure_party(ean) / "out"
+    path = folder / f"http-{body.sha256[:32]}.xml"
+    tmp = durable.write_tmp(folder, path.name, body.chunks())
+    if not durable.install_new(tmp, path):
+        tmp.unlink()
+    summary = Summary()
+    hub.take(SpoolFile(ean, path), summary)
+    return bool(summary.duplicates)
+
+
 def _owner(hub: Hub, keys: list[str]) -> str | None:
     with hub.store.transaction() as tx:
         for key in keys:
@@ -147,18 +273,3 @@ def _owner(hub: Hub, keys: list[str]) -> str | None:
             if owner is not None:
                 return owner
     return None
-
-
-def _write_out(hub: Hub, ean: str, data: bytes) -> SpoolFile:
-    """Write the body where the sender's files wait (tmp + rename, so no one ever reads half a file).
-
-    No fsync: the client's 202 rests on the store's commit inside `take()`, not on this file. If the server
-    dies before that commit, the client has no answer and posts again; a file that survived is taken by the
-    loop and recognised by its intake key either way.
-    """
-    folder = hub.spool.ensure_party(ean) / "out"
-    path = folder / f"http-{hashlib.sha256(data).hexdigest()[:32]}.xml"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return SpoolFile(ean, path)

@@ -99,6 +99,7 @@ def pages_router(ctx: Context) -> APIRouter:
             "overview.html",
             view=view,
             quarantined=[(path.name, _reason_line(reason)) for path, reason in quarantined],
+            skipped=ctx.spool.skipped(now) if ctx.spool is not None else [],
             loop=ctx.loop,
             total=sum(view.states.values()),
         )

@@ -20,6 +20,7 @@ import uvicorn
 
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.web.app import LoopStatus, create_app
+from medcom_bridge.web.intake import MAX_BODY
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,17 @@ class HubLoop:
             self.status.running = False
 
 
-def serve(hub: Hub, *, host: str = "127.0.0.1", port: int = 8000, tick: float = TICK_SECONDS) -> int:
+def serve(
+    hub: Hub,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    tick: float = TICK_SECONDS,
+    max_body: int = MAX_BODY,
+) -> int:
     """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code."""
     loop = HubLoop(hub, tick=tick)
-    app = create_app(hub, lock=loop.lock, loop=loop.status, wake=loop.wake)
+    app = create_app(hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -115,6 +123,8 @@ def serve_command(
     host: str,
     port: int,
     echo: Callable[..., None],
+    *,
+    max_body: int | None = None,
 ) -> int:
     """The CLI's `serve`: 2 for an unusable register or database URL, 1 if the hub or server failed."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -142,4 +152,4 @@ def serve_command(
         echo(f"{spool}: cannot use the spool folder: {exc.strerror or exc}", err=True)
         return 2
     echo(f"medcom-bridge hub: spool {spool}, pages http://{host}:{port}/ui, API http://{host}:{port}/docs")
-    return serve(hub, host=host, port=port)
+    return serve(hub, host=host, port=port, max_body=max_body or MAX_BODY)

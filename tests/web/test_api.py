@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.events import EDS_PROFILE_BASIC
 from medcom_bridge.hub.runner import Hub
+from medcom_bridge.hub.spool import QUARANTINE
 from medcom_bridge.web import create_app
-from medcom_bridge.web import intake as intake_module
 from tests.web.conftest import FHIR_SENDER, OIOXML_RECEIVER, UNKNOWN_RECEIVER, envelope, letter
 
 
@@ -84,10 +84,19 @@ def test_unreadable_input_with_a_mailbox_is_quarantined_with_its_reason(client: 
 
 
 def test_input_without_a_known_sender_mailbox_is_refused_and_nothing_is_stored(client: TestClient) -> None:
-    status, body = post(client, b"not xml at all")
+    status, body = post(client, b"<Letter>no envelope, no sender</Letter>")
     assert status == 400
     assert body["error"] == "http-sender-unknown" and "?mailbox=" in body["message"]
     assert client.get("/flows").json()["flows"] == []
+
+
+def test_a_body_that_is_not_xml_is_refused_as_such(client: TestClient, hub: Hub) -> None:
+    status, body = post(client, b"not xml at all")
+    assert status == 400
+    assert body["error"] == "http-not-xml"
+    assert body["message"].startswith("the body is not well-formed XML") and "VANSEnvelope" in body["message"]
+    assert client.get("/flows").json()["flows"] == []
+    assert not (hub.spool.root / QUARANTINE).exists()
 
 
 @pytest.mark.parametrize(
@@ -96,6 +105,9 @@ def test_input_without_a_known_sender_mailbox_is_refused_and_nothing_is_stored(c
         (b"", {}, 400, "http-empty"),
         (b"   \n", {}, 400, "http-empty"),
         (b"<x/>", {"mailbox": "not-an-ean"}, 400, "http-mailbox"),
+        (b"<x/>", {"mailbox": "579000012152"}, 400, "http-mailbox"),  # 12 digits: a typo
+        (b"<x/>", {"mailbox": "5790000121527"}, 400, "http-mailbox"),  # wrong check digit
+        (b"<x/>", {"mailbox": "57900001215260"}, 400, "http-mailbox"),
     ],
 )
 def test_unusable_requests_get_a_clear_4xx(
@@ -106,10 +118,27 @@ def test_unusable_requests_get_a_clear_4xx(
     assert answer["message"]
 
 
-def test_an_oversized_body_is_refused(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intake_module, "MAX_BODY", 100)
+def test_a_bad_mailbox_is_refused_naming_the_parameter_before_anything_is_stored(
+    client: TestClient, hub: Hub
+) -> None:
+    status, body = post(client, envelope(), mailbox="57900001215")
+    assert (status, body["error"]) == (400, "http-mailbox")
+    assert (
+        "'mailbox'" in body["message"]
+        and "13-digit" in body["message"]
+        and "'57900001215'" in body["message"]
+    )
+    assert client.get("/flows").json()["flows"] == []
+    assert not list(hub.spool.root.glob("*/out/*"))
+
+
+def test_an_oversized_body_is_refused(hub: Hub) -> None:
+    client = TestClient(create_app(hub, max_body=100))
     status, body = post(client, envelope())
     assert (status, body["error"]) == (413, "http-too-large")
+    assert "the limit is 100" in body["message"]
+    assert client.get("/flows").json()["flows"] == []
+    assert not list(hub.spool.root.glob("*/out/*"))
 
 
 def test_an_unroutable_letter_is_rejected_at_the_register(client: TestClient, hub: Hub) -> None:

@@ -4,6 +4,7 @@ counts, lists never show CPR numbers or letter text, and the letter itself is on
 from __future__ import annotations
 
 import html
+import os
 import re
 import uuid
 from datetime import timedelta
@@ -161,3 +162,27 @@ def test_flow_page_shows_timeline_messages_and_receipts(client: TestClient, hub:
     assert "No receipt received or sent yet." in page
     assert f"/flows/{flow_id}/events?format=auditevent" in page
     assert client.get("/", follow_redirects=False).headers["location"] == "/ui"
+
+
+def test_overview_lists_files_skipped_in_out_for_over_an_hour(
+    client: TestClient, hub: Hub, clock: ManualClock
+) -> None:
+    out = hub.spool.ensure_party(FHIR_SENDER) / "out"
+    for name, hours in (
+        ("letter.XML", 3),
+        ("half.xml.part", 2),
+        ("fresh.tmp", 0.5),
+        (HOSTILE.replace("/", "_") + ".tmp", 2),
+    ):
+        path = out / name
+        path.write_bytes(b"<x/>")
+        when = (clock.now() - timedelta(hours=hours)).timestamp()
+        os.utime(path, (when, when))
+    page = client.get("/ui").text
+    assert "Files not taken from out/ for over an hour" in page
+    assert "letter.XML" in page and "half.xml.part" in page and "fresh.tmp" not in page
+    assert "not-xml" in page and "temporary" in page and "3.0" in page
+    assert "<script>" not in page
+    for path in out.iterdir():
+        path.unlink()
+    assert "Files not taken from out/" not in client.get("/ui").text
