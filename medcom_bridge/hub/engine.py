@@ -61,6 +61,8 @@ class Cause:
     reason: str | None = None
     reject: RejectCause | None = None
     answer_outputs: tuple[Output, ...] = ()
+    quarantined: bool = False
+    """The spool already moved the original to quarantine (a link, FIFO, device or oversized file)."""
 
     def with_answers(self, outputs: tuple[Output, ...]) -> Cause:
         return replace(self, answer_outputs=outputs)
@@ -173,7 +175,7 @@ class Engine:
             if cause.inbound is not None and not cause.inbound.valid:
                 tx.set_message_role(cause.message_id, IN_INVALID)
             self._negative_receipt(tx, flow, now, cause)
-        elif action is Action.QUARANTINE:
+        elif action is Action.QUARANTINE and not cause.quarantined:
             self.spool.quarantine(
                 cause.file_name or f"{cause.message_id}.xml",
                 cause.data,

@@ -53,7 +53,7 @@ from medcom_bridge.hub.pipeline import (
     Unreadable,
 )
 from medcom_bridge.hub.pipeline import Identifier as IdentifierProtocol
-from medcom_bridge.hub.spool import Spool, SpoolFile, intake_key
+from medcom_bridge.hub.spool import Gone, Refused, Spool, SpoolFile, intake_key
 from medcom_bridge.hub.store import (
     FlowInfo,
     Note,
@@ -201,14 +201,21 @@ class Hub:
 
     def _read(self, file: SpoolFile, summary: Summary) -> _Taken | None:
         """Read and identify one waiting file (pure work, outside any transaction); None when it is gone
-        (another worker took it) or cannot be read now (kept for the next round)."""
+        (another worker took it), was refused by the spool (a link, FIFO, device or an oversized file: moved
+        to quarantine unread and recorded as a flow), or cannot be read now (kept for the next round)."""
+        now = self.clock.now()
         try:
-            data = self.spool.read(file)
-        except FileNotFoundError:
-            return None  # taken by another worker between listing and reading: not an error
+            reading = self.spool.load(file, now=now)
         except OSError as exc:  # unreadable now: try again next run, never lose it silently
             summary.errors.append(f"{file.path}: cannot read: {exc.strerror or type(exc).__name__}")
             return None
+        if isinstance(reading, Gone):
+            return None  # taken by another worker between listing and reading: not an error
+        if isinstance(reading, Refused):
+            self.store.run(lambda tx: self._refused(tx, reading, now))
+            summary.quarantined += 1
+            return None
+        data = reading.data
         try:
             inbound: Inbound | None = self.identifier.identify(data, mailbox=file.ean)
             problem = None
@@ -217,6 +224,22 @@ class Hub:
         return _Taken(
             file, data, inbound, problem, intake_key(data, inbound.envelope_id if inbound else None)
         )
+
+    def _refused(self, tx: Tx, refused: Refused, now: datetime) -> None:
+        """A spool entry the hub would not read: a quarantined flow with the reason, so operators see it."""
+        flow = tx.create_flow(now, FlowInfo(sender_gln=refused.file.ean, receipt_expected=False))
+        cause = Cause(
+            None,
+            refused.head,
+            refused.file.ean,
+            "",
+            refused.file.name,
+            reason=refused.reason,
+            reject=RejectCause.UNREADABLE,
+            quarantined=True,
+        )
+        note = Note(reason=refused.reason, cause=refused.cause.value)
+        self.engine.transition(tx, flow.id, Event.INPUT_UNREADABLE, now, cause, note)
 
     def _take_batch(self, files: list[SpoolFile], summary: Summary) -> None:
         ready = [taken for file in files if (taken := self._read(file, summary)) is not None]

@@ -546,14 +546,16 @@ def test_the_hub_never_takes_a_letter_through_a_link(world: World, tmp_path: Pat
     out = world.spool / FHIR.ean / "out"
     out.mkdir(parents=True, exist_ok=True)
     os.symlink(elsewhere, out / "letter.xml")
-    world.run()
-    assert world.flows() == [] and world.inbox(OIO) == []
+    assert world.run().errors == []
+    [refused] = world.flows()  # recorded, so the operator sees it, but nothing read and nothing delivered
+    assert world.state(refused) == "quarantined" and world.inbox(OIO) == []
+    assert any(e.reason and "spool-not-regular: symbolic link" in e.reason for e in world.events(refused))
     [(path, reason)] = world.quarantined()
     assert path.is_symlink() and "reason: spool-not-regular: symbolic link" in reason
     assert elsewhere.read_bytes() == letter
     world.drop(FHIR.ean, letter)  # the same bytes as a regular file are taken as usual
     world.run()
-    assert len(world.flows()) == 1
+    assert len(world.flows()) == 2 and sorted(r.kind for r in world.inbox(OIO)) == ["xbin01", "xdis91"]
 
 
 def test_long_names_still_fit_in_quarantine(tmp_path: Path) -> None:
