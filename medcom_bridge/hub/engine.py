@@ -289,6 +289,11 @@ class Engine:
             letter_id=inbound.letter_id if inbound else None,
             sender_gln=inbound.sender_gln if inbound else sender,
             receiver_gln=inbound.receiver_gln if inbound else None,
+            version=inbound.version if inbound else None,
+            valid=inbound.valid if inbound else None,
+            rules=",".join(dict.fromkeys(f.rule for f in inbound.findings if f.severity == "error"))
+            if inbound
+            else None,
         )
 
     def store_out(self, tx: Tx, flow_id: str, output: Output, now: datetime, *, role: str) -> str:

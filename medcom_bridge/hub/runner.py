@@ -193,7 +193,7 @@ class Hub:
     def take_all(self, files: list[SpoolFile], summary: Summary) -> None:
         """Take waiting files, up to `batch` per transaction (group commit: one durable commit and one folder
         fsync per batch instead of per file). A file leaves out/ only after the commit that holds its effects."""
-        for chunk in _chunks(files, self.batch):
+        for chunk in _chunks_by_bytes(files, self.batch, BATCH_BYTES):
             if len(chunk) == 1:
                 self.take(chunk[0], summary)
             else:
@@ -674,9 +674,30 @@ class Hub:
         tx.record(flow_id, now, step, note)
 
 
+def _chunks_by_bytes(files: list[SpoolFile], count: int, size: int) -> Iterator[list[SpoolFile]]:
+    """Batches of at most `count` files and `size` bytes (a larger file is a batch of its own), so a batch
+    of large letters never holds more than one batch's worth of bytes in memory."""
+    chunk: list[SpoolFile] = []
+    total = 0
+    for file in files:
+        try:
+            length = file.path.lstat().st_size
+        except OSError:
+            length = 0  # gone, or not ours to measure: the read decides
+        if chunk and (len(chunk) >= count or total + length > size):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(file)
+        total += length
+    if chunk:
+        yield chunk
+
+
 def _lock_name(file: SpoolFile) -> str:
-    """The name two workers taking the same spool file lock on: the file's place in the spool."""
-    return f"spool:{file.ean}/{file.name}"
+    """The name two workers taking the same spool file lock on: the file's path. (Advisory locks are per
+    database, not per schema; machines that mount the shared spool at different paths do not share this
+    lock, and then the intake key's claim alone keeps the file from being taken twice.)"""
+    return f"spool:{file.path}"
 
 
 def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:

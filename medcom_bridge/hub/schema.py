@@ -60,7 +60,7 @@ payloads = Table(
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("size", Integer, nullable=False),
-    Column("data", LargeBinary, nullable=False),
+    Column("data", LargeBinary),  # None: the bytes are in the blob store (hub.blobs), by sha256
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -78,6 +78,9 @@ messages = Table(
     Column("receiver_gln", String(GLN)),
     Column("payload_sha256", String(64), ForeignKey("hub_payloads.sha256"), nullable=False, index=True),
     Column("file_name", String(255)),
+    Column("version", String(32)),  # identification: VersionCode or FHIR profile version
+    Column("valid", Boolean),  # identification: no error finding
+    Column("rules", String(512)),  # identification: rule ids of its errors (never values: no patient data)
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("delivered_at", DateTime(timezone=True)),
     Index("ix_hub_messages_pending", "direction", "delivered_at"),

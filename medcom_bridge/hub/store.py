@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from medcom_bridge.hub import schema as t
+from medcom_bridge.hub.blobs import BlobStore
 from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import (
     Outcome,
@@ -170,6 +171,10 @@ class StoredMessage:
     file_name: str | None
     created_at: datetime
     delivered_at: datetime | None
+    version: str | None = None
+    valid: bool | None = None
+    rules: str | None = None
+    """Identification, kept once: the message's version, whether it was valid, its error rule ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,21 +242,34 @@ def default_url(spool: Path) -> str:
 
 
 class Store:
-    def __init__(self, engine: Engine, *, ids: Callable[[], str] = new_id) -> None:
+    """Persistence only: flows, messages, keys, timers, events in the database; payload bytes in the blob
+    store when one is given (else in the payload rows)."""
+
+    def __init__(
+        self, engine: Engine, *, ids: Callable[[], str] = new_id, blobs: BlobStore | None = None
+    ) -> None:
         self.engine = engine
         self._ids = ids
+        self.blobs = blobs
 
     @classmethod
-    def open(cls, url: str, *, schema: str | None = None, ids: Callable[[], str] = new_id) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        ids: Callable[[], str] = new_id,
+        blobs: BlobStore | None = None,
+    ) -> Store:
         engine = make_engine(url, schema=schema)
         migrate(engine)
-        return cls(engine, ids=ids)
+        return cls(engine, ids=ids, blobs=blobs)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One unit of work: commits on normal exit, rolls back on any exception."""
         with self.engine.begin() as conn:
-            tx = Tx(conn, self._ids)
+            tx = Tx(conn, self._ids, self.blobs)
             yield tx
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
 
@@ -411,9 +429,10 @@ def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], re
 class Tx:
     """The operations of one transaction. Only the hub's shell uses this; the core never sees a database."""
 
-    def __init__(self, conn: Connection, ids: Callable[[], str]) -> None:
+    def __init__(self, conn: Connection, ids: Callable[[], str], blobs: BlobStore | None = None) -> None:
         self.conn = conn
         self._ids = ids
+        self._blobs = blobs
         # What this transaction itself wrote or read, so that it need not ask the database again: payloads by
         # digest (content-addressed, so never stale) and each flow's last event sequence number (events are
         # appended only through this object while the transaction lasts; the unique (flow_id, seq) key still
@@ -579,20 +598,41 @@ class Tx:
 
     # -- payloads and messages -----------------------------------------------------------------------------
     def put_payload(self, data: bytes, now: datetime) -> str:
-        """Store `data` once per content; returns its SHA-256."""
+        """Store `data` once per content; returns its SHA-256. With a blob store the bytes go to disk first
+        (durable before this transaction commits; a rolled-back transaction leaves an unreferenced blob that
+        pruning removes) and the row keeps digest and size only."""
         digest = sha256(data)
         if digest in self._payloads:
             return digest
+        if self._blobs is not None:
+            self._blobs.put(data)
+            row_data: bytes | None = None
+        else:
+            row_data = data
         # Insert-or-ignore in one statement: the same bytes stored before (or by a concurrent worker) are fine.
-        self._insert_ignore(t.payloads, ["sha256"], sha256=digest, size=len(data), data=data, created_at=now)
+        self._insert_ignore(
+            t.payloads, ["sha256"], sha256=digest, size=len(data), data=row_data, created_at=now
+        )
         self._payloads[digest] = data
         return digest
+
+    def _from_blobs(self, digest: str) -> bytes | None:
+        if self._blobs is None:
+            return None
+        from medcom_bridge.hub.blobs import BlobMissing
+
+        try:
+            return self._blobs.read(digest)
+        except BlobMissing:
+            return None
 
     def payload(self, digest: str) -> bytes:
         cached = self._payloads.get(digest)
         if cached is not None:
             return cached
-        data = self.conn.execute(_PAYLOAD, {"k_sha": digest}).scalar_one_or_none()
+        data = self._from_blobs(digest)
+        if data is None:
+            data = self.conn.execute(_PAYLOAD, {"k_sha": digest}).scalar_one_or_none()
         if data is None:
             raise LookupError(f"no payload {digest}")
         self._payloads[digest] = bytes(data)
@@ -601,13 +641,20 @@ class Tx:
     def payloads(self, digests: list[str]) -> dict[str, bytes]:
         """Several payloads in one query (the delivery step's batch); raises LookupError for a missing one."""
         wanted = sorted({d for d in digests if d not in self._payloads})
+        if self._blobs is not None:
+            for digest in wanted:
+                found = self._from_blobs(digest)
+                if found is not None:
+                    self._payloads[digest] = found
+            wanted = [d for d in wanted if d not in self._payloads]
         for start in range(0, len(wanted), 500):  # stay well below the databases' bind-parameter limits
             chunk = wanted[start : start + 500]
             rows = self.conn.execute(
                 select(t.payloads.c.sha256, t.payloads.c.data).where(t.payloads.c.sha256.in_(chunk))
             )
             for digest, data in rows:
-                self._payloads[digest] = bytes(data)
+                if data is not None:
+                    self._payloads[digest] = bytes(data)
         missing = [d for d in digests if d not in self._payloads]
         if missing:
             raise LookupError(f"no payload {missing[0]}")
@@ -627,6 +674,9 @@ class Tx:
         sender_gln: str | None = None,
         receiver_gln: str | None = None,
         file_name: str | None = None,
+        version: str | None = None,
+        valid: bool | None = None,
+        rules: str | None = None,
     ) -> str:
         if direction not in ("in", "out"):
             raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
@@ -645,6 +695,9 @@ class Tx:
             "file_name": file_name,
             "created_at": now,
             "delivered_at": None,
+            "version": version,
+            "valid": valid,
+            "rules": _fit(rules, 512),
         }
         self.conn.execute(_INSERT_MESSAGE, row)
         known = self._messages.get(flow_id)
@@ -1008,6 +1061,9 @@ def _message(r: Mapping[Any, Any]) -> StoredMessage:
         file_name=r["file_name"],
         created_at=utc(r["created_at"]),
         delivered_at=utc(r["delivered_at"]) if r["delivered_at"] else None,
+        version=r.get("version"),
+        valid=r.get("valid"),
+        rules=r.get("rules"),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from medcom_bridge.hub.adapters import EnvelopeIdentifier, HubConverter, ReceiptAnswers, RegisterRouter
+from medcom_bridge.hub.blobs import BlobStore
 from medcom_bridge.hub.clock import Clock
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.spool import Spool
@@ -20,6 +21,9 @@ from medcom_bridge.hub.store import Store, default_url
 from medcom_bridge.shell.register import load_register
 
 DB_FILE = "medcom-bridge.sqlite"
+#: Payload bytes (content-addressed, `hub.blobs`): inside the spool, so every process that shares the spool
+#: (on one machine or several) shares them too. The spool never lists it as a mailbox.
+BLOB_FOLDER = ".payloads"
 
 
 def default_db_url(spool: Path) -> str:
@@ -82,7 +86,7 @@ def build_hub(
     url = db_url or default_db_url(spool)
     lock = RunnerLock(url) if exclusive else None
     try:
-        store = Store.open(url, schema=schema)
+        store = Store.open(url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER))
     except BaseException:
         if lock is not None:
             lock.release()

@@ -47,3 +47,28 @@ def test_fhir_to_fhir_receiver_passes_through_and_the_acknowledgement_comes_back
     assert validate_as("acknowledgement", ack.envelope.payload).valid
     [flow] = world.flows()[:1]
     assert world.state(flow) == "completed"
+
+
+def test_payloads_live_in_the_blob_store_not_in_database_rows(world: World) -> None:
+    """Issue 9: payloads are content-addressed files (held in memory once per step), rows keep digest and
+    size; each stored message keeps its identification, so nothing is parsed again to say what it was."""
+    from sqlalchemy import select
+
+    from medcom_bridge.hub import schema as t
+
+    pair = world.pair(OIO, OIO2)
+    sent = world.send(OIO.ean, OIO2.ean, pair.xdis91)
+    world.run()
+    blobs = world.hub.store.blobs
+    assert blobs is not None
+    with world.hub.store.engine.connect() as conn:
+        rows = conn.execute(select(t.payloads.c.sha256, t.payloads.c.data)).all()
+        [letter] = conn.execute(
+            select(t.messages.c.version, t.messages.c.valid, t.messages.c.rules).where(
+                t.messages.c.direction == "in", t.messages.c.kind == "xdis91"
+            )
+        ).all()
+    assert rows and all(data is None and blobs.exists(digest) for digest, data in rows)
+    assert any(blobs.read(digest) == sent for digest, _ in rows)
+    assert letter.version == "XD9134L" and letter.valid is True and not letter.rules
+    assert world.hub.spool.parties() == sorted([OIO.ean, OIO2.ean])  # the blob folder is no mailbox
