@@ -85,24 +85,25 @@ def mount_offline_docs(
             raise HTTPException(404, "no such asset")
         return Response(_asset(name), media_type=ASSETS[name], headers={"Cache-Control": "max-age=86400"})
 
+    def page(subtitle: str, head: str, body: str) -> HTMLResponse:
+        return HTMLResponse(
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title} - {subtitle}</title>{head}'
+            f'<link rel="icon" href="{assets_url}/favicon.png"></head><body>{body}</body></html>'
+        )
+
     @app.get(docs_url, include_in_schema=False, dependencies=deps)
     def swagger_page() -> HTMLResponse:
-        return HTMLResponse(
-            '<!DOCTYPE html><html><head><meta charset="utf-8">'
-            f"<title>{title} - API</title>"
-            f'<link rel="stylesheet" href="{assets_url}/swagger-ui.css">'
-            f'<link rel="icon" href="{assets_url}/favicon.png"></head>'
-            '<body><div id="swagger-ui"></div>'
-            f'<script src="{assets_url}/swagger-ui-bundle.js"></script>'
-            f'<script src="{assets_url}/swagger-init.js"></script></body></html>'
+        return page(
+            "API",
+            f'<link rel="stylesheet" href="{assets_url}/swagger-ui.css">',
+            f'<div id="swagger-ui"></div><script src="{assets_url}/swagger-ui-bundle.js"></script>'
+            f'<script src="{assets_url}/swagger-init.js"></script>',
         )
 
     @app.get(redoc_url, include_in_schema=False, dependencies=deps)
     def redoc_page() -> HTMLResponse:
-        return HTMLResponse(
-            '<!DOCTYPE html><html><head><meta charset="utf-8">'
-            f"<title>{title} - API reference</title>"
-            f'<link rel="icon" href="{assets_url}/favicon.png"></head>'
-            f'<body><redoc spec-url="{openapi_url}"></redoc>'
-            f'<script src="{assets_url}/redoc.standalone.js"></script></body></html>'
+        return page(
+            "API reference",
+            "",
+            f'<redoc spec-url="{openapi_url}"></redoc><script src="{assets_url}/redoc.standalone.js"></script>',
         )
