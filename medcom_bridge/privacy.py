@@ -16,6 +16,7 @@ Names and letter text cannot be recognised in free text, so `quote` at the sourc
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Final
 
@@ -111,3 +112,23 @@ def masked(value: str) -> str:
     if _CPR_LIKE.fullmatch(value.strip()):
         return repr(mask_cpr(value.strip()))
     return THE_VALUE
+
+
+class ScrubLogFilter(logging.Filter):
+    """A logging filter that masks CPR numbers in every record (message and arguments, formatted once).
+
+    Install it on the handlers of a process that handles letters (`handler.addFilter(ScrubLogFilter())`):
+    a library's log line (a database driver quoting parameters, an exception text) then cannot carry one.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: let logging report it as it always does
+            return True
+        record.msg, record.args = scrub(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True

@@ -69,3 +69,28 @@ def test_quote() -> None:
     assert quote("251248-9996", "ClinicalEmail/Patient/CivilRegistrationNumber") == "'25xxxx-xxxx'"
     assert quote("x" * 80, "Envelope/Identifier") == repr("x" * 60 + "…")
     assert masked(" 2512489996 ") == "'25xxxxxxxx'"
+
+
+def test_log_filter_masks_messages_arguments_and_tracebacks() -> None:
+    import io
+    import logging
+
+    from medcom_bridge.privacy import ScrubLogFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ScrubLogFilter())
+    logger = logging.getLogger("test-privacy-scrub")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("INSERT ... parameters %s", ("2512489996", "5790001987244"))
+        try:
+            raise ValueError("bad CPR 251248-9996")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert "2512489996" not in out and "251248-9996" not in out
+    assert "25xxxxxxxx" in out and "25xxxx-xxxx" in out and "5790001987244" in out

@@ -83,16 +83,16 @@ metadata = MetaData(
 TABLES = add_tables(metadata)
 
 _SQLITE_TRIGGERS = tuple(
-    f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+    f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
     f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
     for verb in ("UPDATE", "DELETE")
 )
 _PG_TRIGGERS = (
-    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     f"RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = 'insufficient_privilege'; END $$",
-    "CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log "
+    "CREATE OR REPLACE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log "
     "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
-    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
     "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
 )
 _SQLITE_DROP = ("DROP TRIGGER IF EXISTS audit_log_no_update", "DROP TRIGGER IF EXISTS audit_log_no_delete")
@@ -113,9 +113,10 @@ def append_only_ddl(dialect: str) -> tuple[str, ...]:
 
 
 def upgrade(connection: Connection, tables: SecurityTables = TABLES) -> None:
-    """Create both tables and the append-only triggers (the migration's `upgrade`)."""
-    tables.api_tokens.create(connection)
-    tables.audit_log.create(connection)
+    """Create both tables and the append-only triggers (the migration's `upgrade`). Idempotent, so the
+    token commands may call it on a database whose migrations do not know these tables yet."""
+    tables.api_tokens.create(connection, checkfirst=True)
+    tables.audit_log.create(connection, checkfirst=True)
     for statement in append_only_ddl(connection.dialect.name):
         connection.execute(text(statement))
 

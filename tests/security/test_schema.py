@@ -55,9 +55,12 @@ def test_downgrade_removes_tables_and_triggers(engine: Engine) -> None:
     with engine.begin() as conn:
         schema.downgrade(conn)
     assert not {"api_tokens", "audit_log"} & set(inspect(engine).get_table_names())
-    with engine.begin() as conn:  # and the upgrade runs again on the emptied database
+    with engine.begin() as conn:  # and the upgrade runs again on the emptied database, twice
+        schema.upgrade(conn)
         schema.upgrade(conn)
     _one_entry(engine)
+    with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+        conn.execute(delete(schema.TABLES.audit_log))
 
 
 def test_add_tables_to_another_metadata() -> None:
