@@ -8,9 +8,11 @@ from urllib.parse import parse_qs
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
 
 from medcom_bridge.security.principals import Principal, Role, Via
+from medcom_bridge.web.access import Access, allows, stale, unruled
 from medcom_bridge.web.auth import Authenticator
 from medcom_bridge.web.docs_offline import DOCS_CSP, docs_csp_overrides, mount_offline_docs
 from medcom_bridge.web.hardening import (
@@ -268,3 +270,47 @@ def test_docs_pages_load_nothing_from_outside(client: TestClient, page: str) -> 
 def test_mounting_needs_the_default_docs_off() -> None:
     with pytest.raises(ValueError):
         mount_offline_docs(FastAPI())
+
+
+# ----------------------------------------------------------------------------------- the access table
+ACCESS_TABLE = {
+    ("GET", "/health"): Access.PUBLIC,
+    ("GET", "/whoami"): Access.AUTHENTICATED,
+    ("GET", "/form"): Access.PUBLIC,
+    ("GET", "/own-csp"): Access.PUBLIC,
+    ("POST", "/login"): Access.PUBLIC,
+    ("POST", "/reprocess"): Access.OPERATIONS,
+    ("GET", "/openapi.json"): Access.AUTHENTICATED,
+    ("GET", "/docs"): Access.AUTHENTICATED,
+    ("GET", "/redoc"): Access.AUTHENTICATED,
+    ("GET", "/docs-assets/swagger-init.js"): Access.AUTHENTICATED,
+    ("GET", "/docs-assets/{name}"): Access.AUTHENTICATED,
+}
+
+
+def test_a_route_without_a_rule_is_found() -> None:
+    app = make_app()
+    assert unruled(app, ACCESS_TABLE) == [] and stale(app, ACCESS_TABLE) == []
+
+    @app.delete("/flows/{flow_id}")
+    def forgotten(flow_id: str) -> None:
+        pass
+
+    app.mount("/static", StaticFiles(directory="."))
+    assert unruled(app, ACCESS_TABLE) == [("*", "/static/{path}"), ("DELETE", "/flows/{flow_id}")]
+    smaller = {k: v for k, v in ACCESS_TABLE.items() if k != ("GET", "/form")}
+    assert stale(app, {**smaller, ("GET", "/gone"): Access.ADMIN}) == [("GET", "/gone")]
+
+
+@pytest.mark.parametrize(
+    ("access", "allowed"),
+    [
+        (Access.PUBLIC, {None, "organisation", "operator", "admin"}),
+        (Access.AUTHENTICATED, {"organisation", "operator", "admin"}),
+        (Access.OPERATIONS, {"operator", "admin"}),
+        (Access.ADMIN, {"admin"}),
+    ],
+)
+def test_allows_by_role(access: Access, allowed: set[str | None]) -> None:
+    principals = {None: None, **{r.value: Principal("p", r, frozenset({"5790000121526"})) for r in Role}}
+    assert {name for name, p in principals.items() if allows(access, p)} == allowed
