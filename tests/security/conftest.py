@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,26 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield made
         made.dispose()
         return
-    name = f"security_test_{uuid.uuid4().hex[:12]}"
+    with pg_schema("security_test") as url:
+        made = create_engine(url)
+        try:
+            with made.begin() as conn:
+                schema.upgrade(conn)
+            yield made
+        finally:
+            made.dispose()
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A URL whose search_path is a PostgreSQL schema of one test, dropped after it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    made = create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
     try:
-        with made.begin() as conn:
-            schema.upgrade(conn)
-        yield made
+        yield f"{PG_URL}?options=-csearch_path%3D{name}"
     finally:
-        made.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from medcom_bridge.cli import app
 from medcom_bridge.hub.store import default_url, make_engine
 from medcom_bridge.security import audit, tokens
-from tests.security.conftest import PG_URL
+from tests.security.conftest import pg_schema
 
 runner = CliRunner()
 ODENSE = "5790000121526"
@@ -26,17 +24,8 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[list
     if request.param == "spool":
         yield ["--spool", str(tmp_path)], default_url(tmp_path)
         return
-    name = f"token_cli_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{name}"
-    try:
+    with pg_schema("token_cli") as url:
         yield ["--db", url], url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
 
 
 def test_create_list_revoke(where: tuple[list[str], str]) -> None:
