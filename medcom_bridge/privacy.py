@@ -28,6 +28,7 @@ from medcom_bridge.identifiers import CPR_DDMM
 _CPR_SHAPED: Final = re.compile(
     rf"(?<![0-9])({CPR_DDMM}[0-9]{{2}})([- ]?)([0-9]{{4}}|[0-9][A-Z]{{2}}[0-9])(?![0-9])"
 )
+_SIX_DIGITS: Final = re.compile(r"[0-9]{6}")
 # A value a CPR field may hold or almost hold: digits with separators, short.
 _CPR_LIKE: Final = re.compile(r"[0-9][0-9 \-]{0,19}")
 
@@ -63,7 +64,7 @@ def mask_cpr(value: str) -> str:
 
 def scrub(text: str) -> str:
     """`text` with every CPR-shaped number (or replacement CPR) masked as by `mask_cpr`."""
-    if not any(c.isdigit() for c in text):
+    if _SIX_DIGITS.search(text) is None:  # the common case, and 3-5x cheaper than the full pattern
         return text
     return _CPR_SHAPED.sub(_mask_match, text)
 
