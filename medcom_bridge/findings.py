@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from medcom_bridge.privacy import scrub
+
 Severity = Literal["error", "warning", "information"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "information")
 
@@ -19,6 +21,10 @@ class Finding:
     rule: str
     path: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Whichever rule wrote the message, a CPR number in it never leaves (privacy.py says why).
+        object.__setattr__(self, "message", scrub(self.message))
 
     def to_json(self) -> dict[str, str]:
         return {"severity": self.severity, "rule": self.rule, "path": self.path, "message": self.message}

@@ -19,6 +19,8 @@ _DDMM: Final = (
     r"(?:(?:(?:0[1-9]|[12][0-9]|3[01])(?:01|03|05|07|08|10|12))"
     r"|(?:(?:0[1-9]|[12][0-9]|30)(?:04|06|09|11))|(?:(?:0[1-9]|[12][0-9])02))"
 )
+#: The first four digits of a CPR number (a day and month that exist), for patterns that look for one in text.
+CPR_DDMM: Final = _DDMM
 CPR: Final = re.compile(_DDMM + r"[0-9]{6}")
 X_ECPR: Final = re.compile(_DDMM + r"[0-9]{2}[17][A-Z]{2}[0-9]")
 D_ECPR: Final = re.compile(_DDMM + r"[0-9]{2}[056][A-Z]{2}[0-9]")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from medcom_bridge.privacy import scrub
+
 # 100 MB is the conversion use cases' message limit; base64 makes an envelope about 4/3 of that.
 DEFAULT_MAX_BYTES = 140 * 1024 * 1024
 
@@ -20,6 +22,7 @@ class XmlError(ValueError):
     """The bytes are not acceptable XML. `rule` is a stable id for findings and receipts."""
 
     def __init__(self, rule: str, message: str, line: int | None = None) -> None:
+        message = scrub(message)  # a parser message may quote the document (privacy.py)
         super().__init__(message)
         self.rule = rule
         self.message = message

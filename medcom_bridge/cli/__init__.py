@@ -187,6 +187,10 @@ app.command("process")(_hub_process)
 app.command("demo")(_hub_demo)
 app.add_typer(_hub_flow_app, name="flow")
 
+from medcom_bridge.cli.token import token_app  # noqa: E402
+
+app.add_typer(token_app, name="token")
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -9,6 +9,7 @@ from typing import Any
 from medcom_bridge.convert.correlation import CorrelationRecord
 from medcom_bridge.directory import Directory, StaticDirectory
 from medcom_bridge.findings import Finding, Report
+from medcom_bridge.privacy import scrub
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class ConversionError(ValueError):
     """The input lacks something the conversion cannot do without; `rule`/`path` say what and where."""
 
     def __init__(self, rule: str, path: str, message: str) -> None:
+        message = scrub(message)  # the reason is shown and stored: no CPR number in it (privacy.py)
         super().__init__(f"{rule} {path}: {message}")
         self.rule = rule
         self.path = path

@@ -25,6 +25,7 @@ from lxml import etree
 from medcom_bridge.documents import UnknownKind, detect_kind
 from medcom_bridge.fhir import canonical
 from medcom_bridge.findings import Finding, error, information, warning
+from medcom_bridge.privacy import scrub
 from medcom_bridge.registry.gln import problem as gln_problem
 from medcom_bridge.xmlsafe import XmlError, local_name, parse_xml
 
@@ -106,6 +107,7 @@ class EnvelopeError(ValueError):
     """
 
     def __init__(self, rule: str, path: str, message: str, envelope: Envelope | None = None) -> None:
+        message = scrub(message)  # shown, logged and stored as a failure reason (privacy.py)
         super().__init__(f"{rule} {path}: {message}")
         self.rule = rule
         self.path = path

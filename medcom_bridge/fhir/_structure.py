@@ -16,6 +16,7 @@ from typing import Any
 from medcom_bridge.fhir._codes import CASE_INSENSITIVE_SYSTEMS, TERMINOLOGY_FOR_STACK, VALUE_SETS
 from medcom_bridge.fhir._context import Context, Entry, JsonObject
 from medcom_bridge.fhir._profiles import DATATYPES, PROFILES
+from medcom_bridge.privacy import THE_VALUE, fhir_path, is_patient_field, masked
 
 ElementSpec = tuple[Any, ...]  # (min, max, types, fixed, value set, base max)
 Children = dict[str, ElementSpec]
@@ -279,6 +280,17 @@ class _Walker:
         self.value_sets = VALUE_SETS[terminology]
         self.case_insensitive = CASE_INSENSITIVE_SYSTEMS[terminology]
 
+    # -- quoting what was found: never a patient's data (privacy.py) ------------------------------------
+    def _private(self, path: str) -> bool:
+        entry = self.entry
+        return is_patient_field(fhir_path(entry.type, entry.path, path) if entry else path)
+
+    def _q(self, value: str, path: str) -> str:
+        return masked(value) if self._private(path) else repr(value)
+
+    def _kind(self, value: Any, path: str) -> str:
+        return f"the string {self._q(value[:40], path)}" if isinstance(value, str) else _kind(value)
+
     def _child(self, slot: _Slot) -> _Node:
         """The node a complex slot's values are walked with. A slot belongs to one profile's node table (or
         to a datatype, without child_def), so the answer never changes and is kept on the slot."""
@@ -464,7 +476,9 @@ class _Walker:
         if type_code == "Resource":
             return  # bundle entries are walked with their own profiles
         if type(item) is not dict:
-            self.ctx.error("datatype", path, f"expected a JSON object ({type_code}); found {_kind(item)}")
+            self.ctx.error(
+                "datatype", path, f"expected a JSON object ({type_code}); found {self._kind(item, path)}"
+            )
             return
         if slot.fixed is not None:
             self._fixed(item, slot.fixed, path)
@@ -507,7 +521,7 @@ class _Walker:
                 self.ctx.error(
                     "fhir-id",
                     path,
-                    f"{value[:80]!r} is not a FHIR id; use 1-64 characters from A-Z a-z 0-9 '-' '.'",
+                    f"{self._q(value[:80], path)} is not a FHIR id; use 1-64 characters from A-Z a-z 0-9 '-' '.'",
                 )
                 return False
         elif type_code in ("dateTime", "instant", "date"):
@@ -516,7 +530,9 @@ class _Walker:
             value != value.strip() or (type_code != "code" and _WHITESPACE.search(value) is not None)
         ):
             self.ctx.error(
-                "datatype", path, f"{value[:80]!r} has stray whitespace, which a {type_code} may not have"
+                "datatype",
+                path,
+                f"{self._q(value[:80], path)} has stray whitespace, which a {type_code} may not have",
             )
             return False
         elif type_code == "xhtml" and not value.lstrip().startswith("<div"):
@@ -528,7 +544,7 @@ class _Walker:
 
     def _expect(self, ok: bool, value: Any, expected: str, path: str) -> bool:
         if not ok:
-            self.ctx.error("datatype", path, f"expected {expected}; found {_kind(value)}")
+            self.ctx.error("datatype", path, f"expected {expected}; found {self._kind(value, path)}")
         return ok
 
     def _date(self, value: str, type_code: str, path: str) -> bool:
@@ -539,7 +555,7 @@ class _Walker:
             self.ctx.error(
                 "datetime-timezone",
                 path,
-                f"{value!r} has a time but no timezone; add 'Z' or an offset such as '+01:00'",
+                f"{self._q(value, path)} has a time but no timezone; add 'Z' or an offset such as '+01:00'",
             )
             return False
         example = {
@@ -548,7 +564,9 @@ class _Walker:
             "date": "2024-09-05",
         }
         self.ctx.error(
-            "datatype", path, f"{value[:40]!r} is not a valid FHIR {type_code}; e.g. {example[type_code]!r}"
+            "datatype",
+            path,
+            f"{self._q(value[:40], path)} is not a valid FHIR {type_code}; e.g. {example[type_code]!r}",
         )
         return False
 
@@ -582,7 +600,7 @@ class _Walker:
             self.ctx.error(
                 "fixed-value",
                 path,
-                f"found {_short(value)}; the profile requires {'exactly ' if kind == 'fixed' else ''}{_short(expected)}",
+                f"found {THE_VALUE if self._private(path) else _short(value)}; the profile requires {'exactly ' if kind == 'fixed' else ''}{_short(expected)}",
             )
 
     def _codes(self, value_set: str) -> dict[str, tuple[str, ...]] | None:
@@ -640,11 +658,12 @@ class _Walker:
         noun = _VS_NOUN.get(rule[len("binding-") :], "code")
         allowed = [c for codes in systems.values() for c in codes]
         listed = ", ".join(f"'{c}'" for c in allowed[:20]) + (", …" if len(allowed) > 20 else "")
+        shown = self._q(code, path) if isinstance(code, str) else repr(code)
         if isinstance(system, str) and code is not None and system not in systems:
-            found = f"'{code}' from code system {system!r}"
+            found = f"{shown} from code system {self._q(system, path)}"
             hint = f"; the code system must be {' or '.join(repr(s) for s in systems)}"
         else:
-            found = f"{code!r}" if code is not None else "a coding without code"
+            found = shown if code is not None else "a coding without code"
             hint = ""
         self.ctx.error(
             rule,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from medcom_bridge import identifiers
 from medcom_bridge.fhir import canonical as url
 from medcom_bridge.identifiers import CPR, CVR, D_ECPR, GLN, SOR, URN_UUID, X_ECPR, cvr_ok, gs1_check_digit_ok
+from medcom_bridge.privacy import masked
 
 SYSTEM_CPR = url.SYS_CPR
 SYSTEM_X_ECPR = url.SYS_X_ECPR
@@ -27,7 +28,7 @@ SYSTEM_LPR3 = url.SYS_LPR3_EPISODE
 def check_cpr(value: str) -> str | None:
     if CPR.fullmatch(value):
         return None
-    return f"{_mask(value)} is not a CPR number; expected 10 digits starting with a valid date DDMMYY, e.g. '0101011234'"
+    return f"{_mask(value)} is not a CPR number; expected 10 digits starting with a valid date DDMMYY, e.g. 'DDMMYY1234'"
 
 
 def check_x_ecpr(value: str) -> str | None:
@@ -35,7 +36,7 @@ def check_x_ecpr(value: str) -> str | None:
         return None
     return (
         f"{_mask(value)} is not an X-eCPR; expected DDMMYY, '1' or '7', "
-        "2 upper-case letters and a digit, e.g. '0703921VJ4'"
+        "2 upper-case letters and a digit, e.g. 'DDMMYY1VJ4'"
     )
 
 
@@ -44,7 +45,7 @@ def check_d_ecpr(value: str) -> str | None:
         return None
     return (
         f"{_mask(value)} is not a D-eCPR; expected DDMMYY, '0', '5' or '6', "
-        "2 upper-case letters and a digit, e.g. '1206550VK9'"
+        "2 upper-case letters and a digit, e.g. 'DDMMYY0VK9'"
     )
 
 
@@ -82,7 +83,7 @@ def _gln_digit(value: str) -> str:
 
 def _mask(value: str) -> str:
     """Never echo a (possibly real) CPR number: logs and reports must not carry patient data."""
-    return f"a {len(value)}-character value" if value else "an empty value"
+    return masked(value) if value else "an empty value"
 
 
 # Organisation identifier systems -> (rule id, check).

@@ -56,6 +56,7 @@ from medcom_bridge.oioxml.text import (
     Space,
     Styled,
 )
+from medcom_bridge.privacy import scrub
 from medcom_bridge.xmlsafe import XmlError, parse_xml, read_prolog
 
 SUPPORTED_NAMESPACES = (NS_2006, NS_2012, NS_2005, NS_2020)
@@ -68,6 +69,7 @@ class OioxmlError(ValueError):
     """The document cannot be read into the model. `rule`, `path` and `message` form a finding."""
 
     def __init__(self, rule: str, path: str, message: str) -> None:
+        message = scrub(message)  # shown, logged and stored as a failure reason (privacy.py)
         super().__init__(f"{rule} {path}: {message}")
         self.rule = rule
         self.path = path

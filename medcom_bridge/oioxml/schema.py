@@ -27,6 +27,7 @@ from medcom_bridge.findings import Finding, error
 from medcom_bridge.oioxml.codes import CODES, REFUSE_CODES
 from medcom_bridge.oioxml.model import NS_2005, NS_2006, NS_2012, NS_2020
 from medcom_bridge.oioxml.text import BREAK, SPACE, FixedFont, Style, Styled
+from medcom_bridge.privacy import is_patient_field, masked
 from medcom_bridge.xmlsafe import read_prolog
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -84,6 +85,11 @@ class SimpleT:
     check: Check
     collapse: bool = False  # xs:date, xs:positiveInteger, xs:boolean collapse whitespace; xs:string keeps it
     fast: Fast | None = None  # None: always call `check`
+
+
+def _stray_text(text: str, path: str) -> str:
+    shown = "" if is_patient_field(path) else f" {_q(text)}"
+    return f"text{shown} is not allowed here; only elements"
 
 
 def _q(value: str, limit: int = 60) -> str:
@@ -782,9 +788,7 @@ class Checker:
     def _complex(self, el: etree._Element, table: Table, t: ComplexT, path: str) -> Values:
         text = el.text
         if text and not text.isspace():
-            self.fail(
-                "text", path or "Emessage", f"text {_q(text.strip())} is not allowed here; only elements"
-            )
+            self.fail("text", path or "Emessage", _stray_text(text.strip(), path))
         values: Values = {}
         letters = ""
         known = True
@@ -792,9 +796,7 @@ class Checker:
         for child in el:
             tail = child.tail
             if tail and not tail.isspace():
-                self.fail(
-                    "text", path or "Emessage", f"text {_q(tail.strip())} is not allowed here; only elements"
-                )
+                self.fail("text", path or "Emessage", _stray_text(tail.strip(), path))
             tag = child.tag
             slot = get(tag)
             if slot is None:
@@ -821,9 +823,13 @@ class Checker:
                 else:
                     ok = False
                 if not ok:
-                    problem = ty.check(" ".join(value.split()) if ty.collapse else value, self.edition)
+                    checked = " ".join(value.split()) if ty.collapse else value
+                    problem = ty.check(checked, self.edition)
                     if problem:
-                        self.fail(_kebab(name), _child_path(path, name, values, repeated), problem)
+                        cpath = _child_path(path, name, values, repeated)
+                        if is_patient_field(cpath):  # every check quotes the value as _q(checked)
+                            problem = problem.replace(_q(checked), masked(checked))
+                        self.fail(_kebab(name), cpath, problem)
                 result = value
             elif kind == _COMPLEX:
                 if repeated:
