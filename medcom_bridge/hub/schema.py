@@ -154,3 +154,8 @@ events = Table(
     Column("state_to", String(32)),
     UniqueConstraint("flow_id", "seq"),
 )
+
+# API tokens and the audit log (issue 11): defined beside their rules in `medcom_bridge.security.schema`.
+from medcom_bridge.security.schema import add_tables  # noqa: E402  (needs `metadata` above)
+
+security_tables = add_tables(metadata)

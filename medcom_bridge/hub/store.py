@@ -210,7 +210,7 @@ def migrate(engine: Engine) -> None:
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
     """An engine for `url`; `schema` (PostgreSQL only) puts every table, including Alembic's, in that schema."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite begins a transaction only before a write, so a SAVEPOINT that comes first would be the
         # outermost transaction and its RELEASE a commit (an fsync, and the end of atomicity). Let SQLite see
@@ -220,7 +220,7 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_begin(conn: Connection) -> None:
