@@ -76,6 +76,8 @@ CONTESTED = frozenset(
     {INTAKE, ATTACHMENT, envelope_namespace()}
     | {letter_namespace(k) for k in LETTER_KINDS | ATTACHMENT_KINDS}
 )
+#: A client waits for HTTP intake: a short outage is retried a few times, a longer one is a 503 at once.
+INGEST_ATTEMPTS = 4
 #: Safety bound on the batches of one step in one round (each batch makes progress or ends the step).
 MAX_BATCHES = 10_000
 
@@ -108,10 +110,42 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
-class _Taken:
-    """A waiting file, read and identified (outside any transaction)."""
+class Source:
+    """Where an inbound message came from: a spool file in `ean`'s out/, or an HTTP body posted for `ean`."""
 
-    file: SpoolFile
+    ean: str
+    name: str
+    lock: str
+    """What two workers taking the same input lock on (advisory, until their transaction ends)."""
+    file: SpoolFile | None = None
+    """The spool file, removed from out/ after the commit; None for HTTP intake."""
+
+    @classmethod
+    def of(cls, file: SpoolFile) -> Source:
+        return cls(file.ean, file.name, _lock_name(file), file)
+
+    @property
+    def where(self) -> str:
+        return str(self.file.path) if self.file is not None else f"HTTP intake for {self.ean} ({self.name})"
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What became of one HTTP-posted envelope: its flow, and whether it was the same input again or a
+    duplicate letter (reliable messaging)."""
+
+    flow_id: str | None
+    duplicate: bool = False
+    already_taken: bool = False
+    busy: bool = False
+    """Another worker is taking the same body right now: ask again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """A waiting file or posted body, read and identified (outside any transaction)."""
+
+    file: Source
     data: bytes
     inbound: Inbound | None
     problem: Unreadable | None
@@ -215,15 +249,50 @@ class Hub:
             self.store.run(lambda tx: self._refused(tx, reading, now))
             summary.quarantined += 1
             return None
-        data = reading.data
+        return self._identify(Source.of(file), reading.data)
+
+    def _identify(self, source: Source, data: bytes) -> _Taken:
+        """Identify once: the identification travels with the bytes to every later step."""
         try:
-            inbound: Inbound | None = self.identifier.identify(data, mailbox=file.ean)
+            inbound: Inbound | None = self.identifier.identify(data, mailbox=source.ean)
             problem = None
         except Unreadable as exc:
             inbound, problem = None, exc
         return _Taken(
-            file, data, inbound, problem, intake_key(data, inbound.envelope_id if inbound else None)
+            source, data, inbound, problem, intake_key(data, inbound.envelope_id if inbound else None)
         )
+
+    # -- the service door for HTTP intake ---------------------------------------------------------------------
+    def ingest(
+        self, data: bytes, mailbox: str, *, name: str = "http", attempts: int = INGEST_ATTEMPTS
+    ) -> Ingested:
+        """Take one posted VANSEnvelope from `mailbox` exactly as a spool file from its out/ would be taken,
+        in one transaction, without writing it anywhere first. Idempotent: the same body again is recognised
+        by its intake key (content + envelope id) and answered with the flow it made the first time."""
+        taken = self._identify(Source(mailbox, name, f"http:{intake_key(data, None)}"), data)
+        now = self.clock.now()
+        summary = Summary()
+
+        def work(tx: Tx) -> Ingested:
+            if not tx.try_lock(taken.file.lock):
+                return Ingested(None, busy=True)
+            done = Summary()
+            duplicate = self._take_in(tx, taken, now, done)
+            return Ingested(tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))
+
+        try:
+            return self.store.run(work, attempts=attempts)
+        except StoreUnavailable:
+            raise  # nothing stored: the client is told to come back (503), never a negative receipt
+        except Exception as exc:  # a hub bug: quarantine the body as hub-error, as for a spool file
+            log.exception("hub error on HTTP intake for %s; quarantining it", mailbox)
+            summary.errors.append(f"{taken.file.where}: hub error: {type(exc).__name__}")
+            hub_error = Unreadable(
+                RejectCause.HUB_ERROR.value,
+                f"the hub failed on this input ({type(exc).__name__}); see the log",
+            )
+            self.store.run(lambda tx: self._quarantine_hub_error(tx, taken, hub_error, now))
+            return self.store.run(lambda tx: Ingested(tx.find_key(INTAKE, taken.key)))
 
     def _refused(self, tx: Tx, refused: Refused, now: datetime) -> None:
         """A spool entry the hub would not read: a quarantined flow with the reason, so operators see it."""
@@ -248,7 +317,7 @@ class Hub:
         def work(tx: Tx) -> tuple[Summary, list[_Taken]]:
             done, kept = Summary(), []
             for taken in ready:
-                if not tx.try_lock(_lock_name(taken.file)):
+                if not tx.try_lock(taken.file.lock):
                     continue  # another worker holds this file right now; it decides, we skip it
                 done.duplicates += self._take_in(tx, taken, now, done)
                 kept.append(taken)
@@ -267,7 +336,8 @@ class Hub:
             return
         with self.spool.deferred_sync():  # after the commit: one folder fsync per mailbox for the whole batch
             for taken in kept:
-                self.spool.taken(taken.file)
+                if taken.file.file is not None:
+                    self.spool.taken(taken.file.file)
         summary.taken += len(kept)
         summary.duplicates += done.duplicates
         summary.already_taken += done.already_taken
@@ -283,7 +353,7 @@ class Hub:
         now = self.clock.now()
 
         def work(tx: Tx) -> Summary | None:
-            if not tx.try_lock(_lock_name(taken.file)):
+            if not tx.try_lock(taken.file.lock):
                 return None
             done = Summary()
             done.duplicates += self._take_in(tx, taken, now, done)
@@ -295,7 +365,7 @@ class Hub:
             raise  # the file stays in out/: nothing was decided about it
         except Exception as exc:  # a hub bug must not make a poison file that is re-read forever (lesson 15)
             log.exception("hub error on %s; quarantining it", taken.file.name)
-            summary.errors.append(f"{taken.file.path}: hub error: {type(exc).__name__}")
+            summary.errors.append(f"{taken.file.where}: hub error: {type(exc).__name__}")
             hub_error = Unreadable(
                 RejectCause.HUB_ERROR.value,
                 f"the hub failed on this file ({type(exc).__name__}); see the log",
@@ -303,7 +373,8 @@ class Hub:
             done = self.store.run(lambda tx: self._quarantine_hub_error(tx, taken, hub_error, now))
         if done is None:
             return  # another worker is taking it
-        self.spool.taken(taken.file)
+        if taken.file.file is not None:
+            self.spool.taken(taken.file.file)
         summary.taken += 1
         summary.duplicates += done.duplicates
         summary.already_taken += done.already_taken
@@ -341,7 +412,7 @@ class Hub:
         return self._inbound(tx, file, data, inbound, key, now, found)
 
     def _unreadable(
-        self, tx: Tx, file: SpoolFile, data: bytes, problem: Unreadable, key: str, now: datetime
+        self, tx: Tx, file: Source, data: bytes, problem: Unreadable, key: str, now: datetime
     ) -> None:
         flow = tx.create_flow(now, FlowInfo(sender_gln=file.ean, receipt_expected=False))
         tx.claim_keys([(INTAKE, key)], flow.id, now, contested={(INTAKE, key)})
@@ -364,7 +435,7 @@ class Hub:
     def _inbound(
         self,
         tx: Tx,
-        file: SpoolFile,
+        file: Source,
         data: bytes,
         inbound: Inbound,
         key: str,
@@ -456,7 +527,7 @@ class Hub:
     def _receipt(
         self,
         tx: Tx,
-        file: SpoolFile,
+        file: Source,
         data: bytes,
         inbound: Inbound,
         key: str,

@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from medcom_bridge.hub.clock import Clock, SystemClock
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.spool import Spool
-from medcom_bridge.hub.store import Store
+from medcom_bridge.hub.store import Store, StoreUnavailable
 from medcom_bridge.web.intake import MAX_BODY
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def create_app(
         ),
     )
     app.state.ctx = ctx
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout, StoreUnavailable):
         app.add_exception_handler(unavailable, store_unavailable)
     app.add_exception_handler(DBAPIError, store_failed)
     app.include_router(api_router(ctx))

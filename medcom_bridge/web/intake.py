@@ -2,16 +2,12 @@
 
 The request body is received in pieces with the size limit enforced while reading (`receive_body`): a body over
 the limit is refused after reading just past the limit, never held whole; a body within it lives in a
-`Body` (memory up to a small threshold, a temporary file beyond). `take_envelope` then writes it into the
-sender's `SPOOL/<EAN>/out/` (atomically, under a name of its own) and has the hub's own `Hub.take()` take it
-there and then, under the lock the hub loop holds while it runs. So the HTTP door has the spool's rules by
-construction: the same intake key (content hash + envelope id) makes a repeated POST idempotent, the same dedup
-answers duplicates, the same quarantine keeps unreadable input with its reason. And if the server dies between
-the write and the commit, the loop takes the file on its next run: the client, which got no answer, posts again
-and is told the flow id.
-
-The body reaches the hub in one place (`_hand_to_hub`), so that a hub service `ingest(body, mailbox)` can
-replace the spool round trip without touching the HTTP side.
+`Body` (memory up to a small threshold, a temporary file beyond). `take_envelope` hands it to the hub's service
+door, `Hub.ingest(bytes, mailbox)`, which takes it exactly as a spool file from that mailbox's out/ is taken, in
+one transaction, with nothing written to out/ first. So the HTTP door has the spool's rules by construction:
+the same intake key (content hash + envelope id) makes a repeated POST idempotent, the same dedup answers
+duplicates, the same quarantine keeps unreadable input with its reason. A client that got no answer (the server
+died before the commit) posts again and is told the flow id.
 """
 
 from __future__ import annotations
@@ -30,8 +26,7 @@ from medcom_bridge.envelope.vans import read as read_envelope
 from medcom_bridge.hub import durable
 from medcom_bridge.hub.events import Place
 from medcom_bridge.hub.flow import State
-from medcom_bridge.hub.runner import INTAKE, Hub, Summary
-from medcom_bridge.hub.spool import SpoolFile, intake_key_of
+from medcom_bridge.hub.runner import Hub
 from medcom_bridge.identifiers import gln_ok
 from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES
 
@@ -209,18 +204,15 @@ def take_envelope(
     ean = sender_mailbox(peek, mailbox)
     # The hub keys intake by content + the envelope id its identifier read, or + nothing when it could not
     # read one; the header peek gives the same id without running the (costly) identification twice.
-    keys = [intake_key_of(body.sha256, peek.envelope_id)] if peek.envelope_id else []
-    keys.append(intake_key_of(body.sha256, None))
     with lock:
-        owner = _owner(hub, keys)
-        if owner is None:
-            duplicate = _hand_to_hub(hub, ean, body)
-            outcome = "duplicate" if duplicate else "accepted"
-            owner = _owner(hub, keys)
-            if owner is None:  # pragma: no cover - take() always claims the intake key or raises
-                raise RuntimeError("the hub took the envelope but recorded no intake key")
-        else:
+        ingested = hub.ingest(body.read(), ean, name=f"http-{body.sha256[:32]}.xml")
+        if ingested.busy or ingested.flow_id is None:
+            raise IntakeRefused(503, "http-busy", "the same envelope is being taken right now; post it again")
+        owner = ingested.flow_id
+        if ingested.already_taken:
             outcome = "already-taken"
+        else:
+            outcome = "duplicate" if ingested.duplicate else "accepted"
         with hub.store.transaction() as tx:
             state = State(tx.flow_row(owner)["state"])
             events = tx.events(owner)
@@ -245,31 +237,3 @@ def _peek_body(body: Body) -> _Peek:
     if not data or data.isspace():
         raise IntakeRefused(400, "http-empty", "the body is empty; POST one VANSEnvelope XML document")
     return _peek(data)
-
-
-def _hand_to_hub(hub: Hub, ean: str, body: Body) -> bool:
-    """Put the body where the sender's files wait and let the hub take it now; True for a duplicate.
-
-    The file is written under a unique temporary name and installed without replacing anything (a second
-    server posting the same body finds the same bytes there: a no-op). No fsync of the folder: the client's
-    202 rests on the store's commit inside `take()`, not on this file. If the server dies before that commit,
-    the client has no answer and posts again; a file that survived is taken by the loop and recognised by its
-    intake key either way.
-    """
-    folder = hub.spool.ensure_party(ean) / "out"
-    path = folder / f"http-{body.sha256[:32]}.xml"
-    tmp = durable.write_tmp(folder, path.name, body.chunks())
-    if not durable.install_new(tmp, path):
-        tmp.unlink()
-    summary = Summary()
-    hub.take(SpoolFile(ean, path), summary)
-    return bool(summary.duplicates)
-
-
-def _owner(hub: Hub, keys: list[str]) -> str | None:
-    with hub.store.transaction() as tx:
-        for key in keys:
-            owner = tx.find_key(INTAKE, key)
-            if owner is not None:
-                return owner
-    return None
