@@ -39,7 +39,7 @@ from medcom_bridge.hub.engine import (
     Engine,
     transition,
 )
-from medcom_bridge.hub.events import Place, ReceiptVerdict, Step
+from medcom_bridge.hub.events import Place, ReceiptVerdict, Step, TraceEvent
 from medcom_bridge.hub.flow import Event, State
 from medcom_bridge.hub.pipeline import (
     ATTACHMENT_KINDS,
@@ -139,6 +139,9 @@ class Ingested:
     already_taken: bool = False
     busy: bool = False
     """Another worker is taking the same body right now: ask again."""
+    state: State | None = None
+    failed: TraceEvent | None = None
+    """The flow's latest failed event (why it was refused), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +281,7 @@ class Hub:
                 return Ingested(None, busy=True)
             done = Summary()
             duplicate = self._take_in(tx, taken, now, done)
-            return Ingested(tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))
+            return _ingested(tx, tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))
 
         try:
             return self.store.run(work, attempts=attempts)
@@ -292,7 +295,7 @@ class Hub:
                 f"the hub failed on this input ({type(exc).__name__}); see the log",
             )
             self.store.run(lambda tx: self._quarantine_hub_error(tx, taken, hub_error, now))
-            return self.store.run(lambda tx: Ingested(tx.find_key(INTAKE, taken.key)))
+            return self.store.run(lambda tx: _ingested(tx, tx.find_key(INTAKE, taken.key), False, False))
 
     def _refused(self, tx: Tx, refused: Refused, now: datetime) -> None:
         """A spool entry the hub would not read: a quarantined flow with the reason, so operators see it."""
@@ -743,6 +746,14 @@ class Hub:
             OUT_NEGATIVE: Step.NEGATIVE_RECEIPT_SENT,
         }.get(role, Step.DELIVERED)
         tx.record(flow_id, now, step, note)
+
+
+def _ingested(tx: Tx, flow_id: str | None, duplicate: bool, already_taken: bool) -> Ingested:
+    if flow_id is None:
+        return Ingested(None)
+    state = State(tx.flow_row(flow_id)["state"])
+    failed = next((e for e in reversed(tx.events(flow_id)) if e.failed), None)
+    return Ingested(flow_id, duplicate, already_taken, state=state, failed=failed)
 
 
 def _chunks_by_bytes(files: list[SpoolFile], count: int, size: int) -> Iterator[list[SpoolFile]]:

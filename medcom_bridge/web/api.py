@@ -6,12 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from medcom_bridge.hub import stats
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
+from medcom_bridge.hub.queries import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    BadFilter,
+    FlowDetail,
+    parse_filter,
+    parse_month,
+)
+from medcom_bridge.hub.service import Monthly
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS, Context
 from medcom_bridge.web.intake import (
     IntakeRefused,
@@ -19,16 +25,6 @@ from medcom_bridge.web.intake import (
     check_mailbox,
     receive_body,
     take_envelope,
-)
-from medcom_bridge.web.queries import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
-    BadFilter,
-    FlowDetail,
-    flow_detail,
-    list_flows,
-    parse_filter,
-    parse_month,
 )
 
 XML_BODY = {
@@ -197,8 +193,7 @@ def api_router(ctx: Context) -> APIRouter:
         }
         try:
             f = parse_filter(args, ctx.clock.now())
-            with ctx.store.transaction() as tx:
-                page = list_flows(tx.conn, f, limit=limit, cursor=cursor)
+            page = ctx.service.flows(f, limit=limit, cursor=cursor)
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
         return {
@@ -209,8 +204,7 @@ def api_router(ctx: Context) -> APIRouter:
 
     @router.get("/flows/{flow_id}", summary="One flow: state, parties, ids, where it is or where it failed")
     def get_flow(flow_id: str) -> Any:
-        with ctx.store.transaction() as tx:
-            detail = flow_detail(tx, flow_id)
+        detail = ctx.service.flow(flow_id)
         if detail is None:
             return problem(404, "flow-unknown", f"no flow {flow_id!r}")
         return detail_json(detail)
@@ -223,12 +217,9 @@ def api_router(ctx: Context) -> APIRouter:
         flow_id: str,
         format: Annotated[str, Query(pattern="^(json|auditevent)$")] = "json",
     ) -> Any:
-        with ctx.store.transaction() as tx:
-            try:
-                tx.flow_row(flow_id)
-            except LookupError:
-                return problem(404, "flow-unknown", f"no flow {flow_id!r}")
-            events = tx.events(flow_id)
+        events = ctx.service.events(flow_id)
+        if events is None:
+            return problem(404, "flow-unknown", f"no flow {flow_id!r}")
         if format == "auditevent":
             return JSONResponse(
                 {
@@ -247,11 +238,10 @@ def api_router(ctx: Context) -> APIRouter:
         response_class=Response,
     )
     def get_message(flow_id: str, message_id: str) -> Response:
-        with ctx.store.transaction() as tx:
-            message = next((m for m in tx.messages(flow_id) if m.id == message_id), None)
-            if message is None:
-                return problem(404, "message-unknown", f"flow {flow_id!r} has no message {message_id!r}")
-            data = tx.payload(message.payload_sha256)
+        found = ctx.service.message(flow_id, message_id)
+        if found is None:
+            return problem(404, "message-unknown", f"flow {flow_id!r} has no message {message_id!r}")
+        message, data = found
         name = f"{message.direction}-{message.role}-{message.id}.xml"
         return Response(
             data,
@@ -267,18 +257,16 @@ def api_router(ctx: Context) -> APIRouter:
             chosen = parse_month(month) if month else None
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
-        with ctx.store.transaction() as tx:
-            return monthly_json(tx.conn, chosen)
+        return monthly_json(ctx.service.monthly(chosen))
 
     @router.get("/health", summary="Database reachable and hub loop alive")
     def get_health() -> JSONResponse:
         body: dict[str, Any] = {"status": "ok"}
-        try:
-            with ctx.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+        problem_type = ctx.service.database_problem()
+        if problem_type is None:
             body["database"] = "ok"
-        except SQLAlchemyError as exc:
-            body.update(status="unavailable", database=f"error: {type(exc).__name__}")
+        else:
+            body.update(status="unavailable", database=f"error: {problem_type}")
         loop = ctx.loop
         if loop is not None:
             body["loop"] = {
@@ -296,9 +284,9 @@ def api_router(ctx: Context) -> APIRouter:
     return router
 
 
-def monthly_json(conn: Connection, month: str | None) -> dict[str, Any]:
+def monthly_json(m: Monthly) -> dict[str, Any]:
     return {
-        "month": month,
+        "month": m.month,
         "negative_receipts": [
             {
                 "month": r.month,
@@ -308,14 +296,12 @@ def monthly_json(conn: Connection, month: str | None) -> dict[str, Any]:
                 "place": r.place,
                 "count": r.count,
             }
-            for r in stats.negative_receipts(conn, month)
+            for r in m.negative_receipts
         ],
         "missing_receipts": [
             {"month": r.month, "sender_gln": r.sender_gln, "receiver_gln": r.receiver_gln, "flows": r.flows}
-            for r in stats.missing_receipts(conn, month)
+            for r in m.missing_receipts
         ],
-        "conversions": [
-            {"month": r.month, "route": r.route, "count": r.count} for r in stats.conversions(conn, month)
-        ],
-        "pass_throughs": stats.pass_throughs(conn, month),
+        "conversions": [{"month": r.month, "route": r.route, "count": r.count} for r in m.conversions],
+        "pass_throughs": m.pass_throughs,
     }

@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from medcom_bridge.hub.clock import Clock, SystemClock
 from medcom_bridge.hub.runner import Hub
+from medcom_bridge.hub.service import HubService
 from medcom_bridge.hub.spool import Spool
 from medcom_bridge.hub.store import Store, StoreUnavailable
 from medcom_bridge.web.intake import MAX_BODY
@@ -46,6 +47,7 @@ class LoopStatus:
 @dataclass
 class Context:
     store: Store
+    service: HubService
     clock: Clock
     hub: Hub | None = None
     spool: Spool | None = None
@@ -74,6 +76,7 @@ def create_app(
     assert isinstance(store, Store)
     ctx = Context(
         store=store,
+        service=HubService(store),
         clock=clock or (hub.clock if hub is not None else SystemClock()),
         hub=hub,
         spool=hub.spool if hub is not None else None,

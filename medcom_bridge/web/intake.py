@@ -206,18 +206,12 @@ def take_envelope(
     # read one; the header peek gives the same id without running the (costly) identification twice.
     with lock:
         ingested = hub.ingest(body.read(), ean, name=f"http-{body.sha256[:32]}.xml")
-        if ingested.busy or ingested.flow_id is None:
-            raise IntakeRefused(503, "http-busy", "the same envelope is being taken right now; post it again")
-        owner = ingested.flow_id
-        if ingested.already_taken:
-            outcome = "already-taken"
-        else:
-            outcome = "duplicate" if ingested.duplicate else "accepted"
-        with hub.store.transaction() as tx:
-            state = State(tx.flow_row(owner)["state"])
-            events = tx.events(owner)
-    flow_id = owner
-    failed = next((e for e in reversed(events) if e.failed), None)
+    if ingested.busy or ingested.flow_id is None or ingested.state is None:
+        raise IntakeRefused(503, "http-busy", "the same envelope is being taken right now; post it again")
+    outcome = {(True, False): "already-taken", (True, True): "already-taken", (False, True): "duplicate"}.get(
+        (ingested.already_taken, ingested.duplicate), "accepted"
+    )
+    flow_id, state, failed = ingested.flow_id, ingested.state, ingested.failed
     if outcome == "accepted" and state in (State.REJECTED, State.QUARANTINED):
         outcome = "rejected" if state is State.REJECTED else "quarantined"
     if outcome == "accepted" and failed is not None and failed.failure is Place.INPUT:

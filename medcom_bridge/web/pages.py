@@ -17,22 +17,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lxml.etree import LxmlError
 
 from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
-from medcom_bridge.hub import stats
 from medcom_bridge.hub.events import Place
 from medcom_bridge.hub.flow import Event, Route, State
-from medcom_bridge.web.app import Context
-from medcom_bridge.web.queries import (
+from medcom_bridge.hub.queries import (
     DEFAULT_PAGE,
     PLACE_MEANING,
     SIDES,
     STATE_MEANING,
     BadFilter,
-    flow_detail,
-    list_flows,
-    overview,
     parse_filter,
     parse_month,
 )
+from medcom_bridge.web.app import Context
 from medcom_bridge.xmlsafe import XmlError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -92,8 +88,7 @@ def pages_router(ctx: Context) -> APIRouter:
             chosen = parse_month(month) if month else None
         except BadFilter as exc:
             return error_page(400, "Bad month", str(exc))
-        with ctx.store.transaction() as tx:
-            view = overview(tx.conn, now, month=chosen)
+        view = ctx.service.overview(now, month=chosen)
         quarantined = ctx.spool.quarantined() if ctx.spool is not None else []
         return page(
             "overview.html",
@@ -112,8 +107,7 @@ def pages_router(ctx: Context) -> APIRouter:
         try:
             limit = int(limit_text)
             f = parse_filter(dict(args), ctx.clock.now(), default_month=True)
-            with ctx.store.transaction() as tx:
-                result = list_flows(tx.conn, f, limit=limit, cursor=cursor)
+            result = ctx.service.flows(f, limit=limit, cursor=cursor)
         except ValueError as exc:  # BadFilter is a ValueError, as is a non-numeric limit
             return error_page(400, "Bad filter", str(exc))
         query = f.query_args()
@@ -131,21 +125,18 @@ def pages_router(ctx: Context) -> APIRouter:
 
     @router.get("/ui/flows/{flow_id}")
     def flow_page(flow_id: str) -> HTMLResponse:
-        with ctx.store.transaction() as tx:
-            detail = flow_detail(tx, flow_id)
+        detail = ctx.service.flow(flow_id)
         if detail is None:
             return error_page(404, "Unknown flow", f"There is no flow {flow_id!r}.")
         return page("flow.html", d=detail)
 
     @router.get("/ui/flows/{flow_id}/messages/{message_id}/render")
     def render_page(flow_id: str, message_id: str) -> HTMLResponse:
-        with ctx.store.transaction() as tx:
-            message = next((m for m in tx.messages(flow_id) if m.id == message_id), None)
-            data = tx.payload(message.payload_sha256) if message is not None else b""
-        if message is None:
+        found = ctx.service.message(flow_id, message_id)
+        if found is None:
             return error_page(404, "Unknown message", f"Flow {flow_id!r} has no message {message_id!r}.")
         try:
-            html = render_document(data)
+            html = render_document(found[1])
         except (NotRenderable, UnknownKind, XmlError, LxmlError, ValueError) as exc:
             return error_page(422, "Cannot render this message", str(exc))
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
@@ -156,19 +147,14 @@ def pages_router(ctx: Context) -> APIRouter:
             chosen = parse_month(month) if month else ctx.clock.now().strftime("%Y-%m")
         except BadFilter as exc:
             return error_page(400, "Bad month", str(exc))
-        with ctx.store.transaction() as tx:
-            conn = tx.conn
-            negative = stats.negative_receipts(conn, chosen)
-            missing = stats.missing_receipts(conn, chosen)
-            conversions = stats.conversions(conn, chosen)
-            passed = stats.pass_throughs(conn, chosen).get(chosen, 0)
+        monthly = ctx.service.monthly(chosen)
         return page(
             "stats.html",
             month=chosen,
-            negative=negative,
-            missing=missing,
-            conversions=conversions,
-            pass_throughs=passed,
+            negative=monthly.negative_receipts,
+            missing=monthly.missing_receipts,
+            conversions=monthly.conversions,
+            pass_throughs=monthly.pass_throughs.get(chosen, 0),
         )
 
     return router
