@@ -56,6 +56,7 @@ SAMPLE = DATA / "oioxml" / "samples" / "XDIS91_1_edifactconv_pair.xml"
 VANS = "urn:oio:medcom:vans-envelope:1.0.4"
 SENDER, RECEIVER = "5790001382445", "5790000121441"
 NATIONAL_PEAK_PER_SECOND = 900_000 / (21 * 8 * 3600)
+FIRST_HUB = "6da04ad"  # the first version's hub (issue 6): the baseline of issue 9's speed goal
 
 
 def envelope(payload: bytes, envelope_id: str, message_id: str) -> bytes:
@@ -282,7 +283,11 @@ def run_complete(
     }
 
 
-def complete_flows(n: int, backends: list[tuple[str, str | None, str | None]], profile: bool) -> None:
+def complete_flows(
+    n: int, backends: list[tuple[str, str | None, str | None]], profile: bool
+) -> dict[str, float]:
+    """Runs the complete flows on each backend; flows/s by backend name."""
+    measured: dict[str, float] = {}
     print(
         f"complete flows: {n} (half S2 FHIR -> XDIS91+XBIN01 -> 2 XCTL03 -> 1 Ack; half S1 -> 1 Ack -> 2 XCTL03)"
     )
@@ -296,6 +301,7 @@ def complete_flows(n: int, backends: list[tuple[str, str | None, str | None]], p
             if url and schema:
                 _pg_schema(url, schema, create=False)
         hours = NATIONAL_MONTH / r["flows_per_s"] / 3600
+        measured[name] = r["flows_per_s"]
         print(
             f"{name:10s} {r['flows_per_s']:8,.1f} flows/s (letters {r['letters_per_s']:,.1f}/s, receipts "
             f"{r['receipts_per_s']:,.1f}/s) | flow latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
@@ -303,6 +309,41 @@ def complete_flows(n: int, backends: list[tuple[str, str | None, str | None]], p
         print(
             f"{'':10s} ratio to goal ({GOAL_FLOWS_PER_S}/s) {r['flows_per_s'] / GOAL_FLOWS_PER_S:.2f} | "
             f"national month ({NATIONAL_MONTH:,} letters with receipts) ~{hours:.1f} h (goal < 2 h)"
+        )
+    return measured
+
+
+def compare_to_baseline(rev: str, flows: int, pg: bool, ours: dict[str, float]) -> None:
+    """Run `rev`'s own bench/hub.py on the same number of flows (a detached git worktree, this interpreter)
+    right after ours, and print the ratios: the baseline is measured in the same run, on the same machine."""
+    import re
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            (tree.parent / "shared").symlink_to(repo.parent / "shared")
+            command = [sys.executable, str(tree / "bench" / "hub.py"), "--only-flows", "--flows", str(flows)]
+            out = subprocess.run(
+                command + (["--pg"] if pg else []), cwd=tree, capture_output=True, text=True, check=True
+            ).stdout
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
+    print(f"baseline {rev} (same flows, same run):")
+    for name, figure in ours.items():
+        found = re.search(rf"^{name}\s+([\d,.]+) flows/s", out, re.MULTILINE)
+        if found is None:
+            print(f"  {name}: the baseline printed no figure")
+            continue
+        theirs = float(found.group(1).replace(",", ""))
+        print(
+            f"  {name:10s} baseline {theirs:,.1f} flows/s, ours {figure:,.1f} flows/s: ratio {figure / theirs:.2f}"
         )
 
 
@@ -320,6 +361,13 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=None, help="items per transaction (1 = one commit per file, as before)"
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help=f"also run this git revision's hub on the same flows, in this run, and print our ratio to it "
+        f"(the first hub is {FIRST_HUB})",
+    )
     args = parser.parse_args()
     global BATCH
     BATCH = args.batch
@@ -330,7 +378,9 @@ def main() -> None:
         backends0: list[tuple[str, str | None, str | None]] = [("sqlite", None, None)]
         if args.pg:
             backends0.append(("postgresql", "postgresql+psycopg://postgres@127.0.0.1:5432/test", "bench_hub"))
-        complete_flows(flows, backends0, args.profile)
+        ours = complete_flows(flows, backends0, args.profile)
+        if args.baseline:
+            compare_to_baseline(args.baseline, flows, args.pg, ours)
         return
     floor = copy_floor(n)
     print(f"hub pass-through benchmark: {n} messages of {len(envelope(SAMPLE.read_bytes(), 'x', 'y'))} bytes")

@@ -14,7 +14,6 @@ Every output is wrapped in a VANSEnvelope with new envelope and message ids.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -145,9 +144,9 @@ class EnvelopeIdentifier:
         )
 
 
-# The hub reads the same envelope when it takes it and again when it converts or answers it, usually within
-# one run: keep the last readings (pure function of the bytes; `Reading` and `Envelope` are immutable).
-_read = functools.lru_cache(maxsize=256)(vans.read)
+# No global cache of readings: a long-running hub must not keep whole envelopes alive between steps (issue 9).
+# Each step reads the envelope it works on once and passes what it learnt along.
+_read = vans.read
 
 
 def _unwrap(data: bytes) -> vans.Envelope:

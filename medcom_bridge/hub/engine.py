@@ -261,7 +261,17 @@ class Engine:
             )
             return
         for m in answers:
-            data = self.answers.repeat(tx.payload(m.payload_sha256), now=now, new_id=self.ids)
+            try:
+                first = tx.payload(m.payload_sha256)
+            except LookupError:  # pruned, or a database shared with another spool's blob store
+                tx.record(
+                    flow.id,
+                    now,
+                    Step.DUPLICATE,
+                    Note(reason="first answer not repeated: its payload is gone"),
+                )
+                continue
+            data = self.answers.repeat(first, now=now, new_id=self.ids)
             output = Output(sender, data, m.kind or "", self.ids(), m.letter_id, m.role)
             self.store_out(tx, flow.id, output, now, role=m.role)
 

@@ -272,6 +272,8 @@ class Store:
             tx = Tx(conn, self._ids, self.blobs)
             yield tx
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
+            if self.blobs is not None:
+                self.blobs.flush()  # every blob a row of this commit names is durable before the commit
 
     def run(self, work: Callable[[Tx], _R], *, attempts: int = RETRY_ATTEMPTS) -> _R:
         """Do `work` in one transaction, again from the start after a transient failure (backoff with jitter:

@@ -86,7 +86,7 @@ def build_hub(
     url = db_url or default_db_url(spool)
     lock = RunnerLock(url) if exclusive else None
     try:
-        store = Store.open(url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER))
+        store = Store.open(url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER, deferred=True))
     except BaseException:
         if lock is not None:
             lock.release()
