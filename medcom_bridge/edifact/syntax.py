@@ -1,0 +1,333 @@
+"""EDIFACT interchange syntax (UNOC:3, ISO-8859-1): bytes <-> segments, byte-exact, pure.
+
+An interchange is an optional `UNA` service string advice, `UNB` ... `UNZ`, and between them messages
+`UNH` ... `UNT`. A segment is a tag and elements; an element is a tuple of components. The release character
+(`?`) escapes the four service characters inside values. `UNO` (MedCom's binary object header) is followed by
+exactly the number of raw bytes it declares in its fourth element, then the segment stream continues (`UNP`).
+
+Byte-exact: the parser keeps every element and component as written (trailing empty ones too) and the
+whitespace between segments (`Interchange.layout`), so `serialize(parse(b)) == b` for every interchange that
+uses the release character only where it must (`?` before a service character).
+
+Hostile input never raises anything but `EdifactSyntaxError` (rule, path, message) and never allocates more
+than a small multiple of the input: a segment longer than `MAX_SEGMENT` characters, an unterminated segment, or
+a UNO size beyond the end of the data stop the parse with an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# The longest ordinary segment we read. MedCom's longest are FTX (5 x 70 characters, each of which may be
+# released) and NAD/PNA (a few hundred); a segment beyond this is garbage, not a letter.
+MAX_SEGMENT = 8192
+MAX_SEGMENTS = 100_000  # an interchange with more is not a MedCom letter (BIN01 payloads are not segments)
+
+SEGMENT_TAG = re.compile(r"[A-Z][A-Z0-9]{2}")
+_WHITESPACE = " \t\r\n"
+
+
+class EdifactSyntaxError(ValueError):
+    """The bytes are not an interchange we can read; `rule`, `path` (segment position) and `message` say why."""
+
+    def __init__(self, rule: str, path: str, message: str) -> None:
+        super().__init__(f"{rule} {path}: {message}")
+        self.rule = rule
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    """The service characters of the UNA segment; MedCom uses the defaults `:+.? '`."""
+
+    component: str = ":"
+    element: str = "+"
+    decimal: str = "."
+    release: str = "?"
+    reserved: str = " "
+    segment: str = "'"
+
+    @property
+    def una(self) -> str:
+        return "UNA" + self.component + self.element + self.decimal + self.release + self.reserved + self.segment
+
+
+DEFAULT = Delimiters()
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One segment: `tag` and its elements, each a tuple of component values (unescaped text).
+
+    `payload` holds the raw object bytes that follow a `UNO` segment (BIN01), else None.
+    """
+
+    tag: str
+    elements: tuple[tuple[str, ...], ...] = ()
+    payload: bytes | None = None
+
+    def value(self, element: int, component: int = 1) -> str:
+        """Component `component` of element `element` (both 1-based, as MedCom's tables count); '' if absent."""
+        if element > len(self.elements):
+            return ""
+        comps = self.elements[element - 1]
+        return comps[component - 1] if component <= len(comps) else ""
+
+    def has(self, element: int, component: int = 1) -> bool:
+        """Whether the component is written at all (possibly empty)."""
+        return element <= len(self.elements) and component <= len(self.elements[element - 1])
+
+
+def seg(tag: str, *elements: str | tuple[str, ...]) -> Segment:
+    """Build a segment: each element is a string (one component) or a tuple of components."""
+    return Segment(tag, tuple((e,) if isinstance(e, str) else tuple(e) for e in elements))
+
+
+@dataclass(frozen=True, slots=True)
+class Interchange:
+    """A parsed interchange: every segment from UNB to UNZ, in order.
+
+    `una` says whether a UNA segment was written; `layout` keeps the whitespace (line breaks) written before
+    UNA/UNB (index 0) and after each segment (index i+1; for UNO after its payload) so that serialization is
+    byte-exact; an empty layout means "no whitespace anywhere" (what MedCom's converter writes).
+    """
+
+    segments: tuple[Segment, ...]
+    delimiters: Delimiters = DEFAULT
+    una: bool = True
+    layout: tuple[str, ...] = field(default=(), compare=False)
+
+    # ---- interchange header facts (UNB/UNZ)
+    @property
+    def unb(self) -> Segment:
+        return self.segments[0]
+
+    @property
+    def sender(self) -> str:
+        """UNB 0004: the sender's EAN (GLN)."""
+        return self.unb.value(2)
+
+    @property
+    def recipient(self) -> str:
+        """UNB 0010: the recipient's EAN (GLN)."""
+        return self.unb.value(3)
+
+    @property
+    def control_reference(self) -> str:
+        """UNB 0020: the interchange ("envelope") reference, MedCom's KuvertNr."""
+        return self.unb.value(5)
+
+    @property
+    def acknowledgement_request(self) -> str:
+        """UNB 0031: '1' a positive receipt is requested, '0' or '' not."""
+        return self.unb.value(9)
+
+    def messages(self) -> Iterator[tuple[int, tuple[Segment, ...]]]:
+        """Each message UNH..UNT (inclusive) with the index of its UNH in `segments`."""
+        start = -1
+        for i, s in enumerate(self.segments):
+            if s.tag == "UNH":
+                start = i
+            elif s.tag == "UNT" and start >= 0:
+                yield start, self.segments[start : i + 1]
+                start = -1
+
+
+# --------------------------------------------------------------------------------------------- parsing
+def parse(data: bytes) -> Interchange:
+    """Read an interchange; raises EdifactSyntaxError for anything that is not segment syntax.
+
+    Only syntax is checked here (service characters, tags, terminators, UNO sizes); envelope rules (UNB/UNZ,
+    counts, references) are the validator's.
+    """
+    text = data.decode("latin-1")  # UNOC is ISO-8859-1: every byte is a character, nothing can fail
+    n = len(text)
+    pos = 0
+    while pos < n and text[pos] in _WHITESPACE:
+        pos += 1
+    layout = [text[:pos]]
+    delims = DEFAULT
+    una = text.startswith("UNA", pos)
+    if una:
+        if n - pos < 9:
+            raise EdifactSyntaxError("edifact-una", "UNA", "the UNA segment is cut short (9 characters expected)")
+        c = text[pos + 3 : pos + 9]
+        delims = Delimiters(c[0], c[1], c[2], c[3], c[4], c[5])
+        if len(set((delims.component, delims.element, delims.release, delims.segment))) != 4:
+            raise EdifactSyntaxError(
+                "edifact-una", "UNA", f"the service characters {c!r} are not four different characters"
+            )
+        pos += 9
+        start = pos
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        layout.append(text[start:pos])
+    segments: list[Segment] = []
+    term, rel, el, comp = delims.segment, delims.release, delims.element, delims.component
+    specials = {term, rel, el, comp}
+    while pos < n:
+        index = len(segments) + 1
+        if index > MAX_SEGMENTS:
+            raise EdifactSyntaxError("edifact-too-many-segments", f"segment {index}", f"more than {MAX_SEGMENTS}")
+        end = _find_terminator(text, pos, term, rel)
+        if end < 0:
+            raise EdifactSyntaxError(
+                "edifact-unterminated",
+                f"segment {index}",
+                f"the last segment ({_tag_preview(text, pos)}) has no terminator {term!r}",
+            )
+        raw = text[pos:end]
+        tag = raw[:3]
+        if not SEGMENT_TAG.fullmatch(tag):
+            raise EdifactSyntaxError(
+                "edifact-segment-tag", f"segment {index}", f"{tag!r} is not a segment tag (3 letters/digits)"
+            )
+        if len(raw) > 3 and raw[3] != el:
+            raise EdifactSyntaxError(
+                "edifact-syntax", f"segment {index} ({tag})", f"{el!r} expected after the tag, found {raw[3]!r}"
+            )
+        elements = _split(raw[4:], el, comp, rel, specials, tag, index) if len(raw) > 3 else ()
+        pos = end + 1
+        payload: bytes | None = None
+        if tag == "UNO":
+            size_text = elements[3][0] if len(elements) > 3 else ""
+            if not size_text.isdigit() or not size_text.isascii():
+                raise EdifactSyntaxError(
+                    "edifact-uno-size", f"segment {index} (UNO)", f"object size {size_text!r} is not a number"
+                )
+            size = int(size_text)
+            if size > n - pos:
+                raise EdifactSyntaxError(
+                    "edifact-uno-size",
+                    f"segment {index} (UNO)",
+                    f"declares {size} bytes but only {n - pos} follow",
+                )
+            payload = data[pos : pos + size]
+            pos += size
+        segments.append(Segment(tag, elements, payload))
+        start = pos
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        layout.append(text[start:pos])
+    if not segments:
+        raise EdifactSyntaxError("edifact-empty", "/", "no segments")
+    canonical = all(not w for w in layout)
+    return Interchange(tuple(segments), delims, una, () if canonical else tuple(layout))
+
+
+def _tag_preview(text: str, pos: int) -> str:
+    tag = text[pos : pos + 3]
+    return tag if SEGMENT_TAG.fullmatch(tag) else "starting with " + repr(text[pos : pos + 3])
+
+
+def _find_terminator(text: str, pos: int, term: str, rel: str) -> int:
+    """Index of the next unreleased terminator at or after pos (bounded by MAX_SEGMENT), or -1."""
+    limit = pos + MAX_SEGMENT + 1
+    i = text.find(term, pos, limit)
+    while i >= 0:
+        k = i - 1
+        while k >= pos and text[k] == rel:
+            k -= 1
+        if (i - 1 - k) % 2 == 0:  # an even number of release characters releases nothing
+            return i
+        i = text.find(term, i + 1, limit)
+    if len(text) >= limit:
+        raise EdifactSyntaxError(
+            "edifact-segment-too-long",
+            "segment",
+            f"a segment ({_tag_preview(text, pos)}) runs past {MAX_SEGMENT} characters without a terminator",
+        )
+    return -1
+
+
+def _split(
+    body: str, el: str, comp: str, rel: str, specials: set[str], tag: str, index: int
+) -> tuple[tuple[str, ...], ...]:
+    if rel not in body:  # the common case: no released characters
+        return tuple(tuple(e.split(comp)) for e in body.split(el))
+    elements: list[tuple[str, ...]] = []
+    comps: list[str] = []
+    buf: list[str] = []
+    i = 0
+    n = len(body)
+    while i < n:
+        ch = body[i]
+        if ch == rel:
+            if i + 1 >= n:
+                raise EdifactSyntaxError(
+                    "edifact-release", f"segment {index} ({tag})", "a release character ends the segment"
+                )
+            nxt = body[i + 1]
+            if nxt not in specials:
+                raise EdifactSyntaxError(
+                    "edifact-release",
+                    f"segment {index} ({tag})",
+                    f"release character before {nxt!r}; it may only release {''.join(sorted(specials))!r}",
+                )
+            buf.append(nxt)
+            i += 2
+            continue
+        if ch == comp:
+            comps.append("".join(buf))
+            buf = []
+        elif ch == el:
+            comps.append("".join(buf))
+            elements.append(tuple(comps))
+            comps, buf = [], []
+        else:
+            buf.append(ch)
+        i += 1
+    comps.append("".join(buf))
+    elements.append(tuple(comps))
+    return tuple(elements)
+
+
+# --------------------------------------------------------------------------------------------- writing
+def escape(value: str, d: Delimiters = DEFAULT) -> str:
+    """Release the service characters in a value."""
+    if not any(c in value for c in (d.release, d.component, d.element, d.segment)):
+        return value
+    out = value.replace(d.release, d.release + d.release)
+    for c in (d.component, d.element, d.segment):
+        out = out.replace(c, d.release + c)
+    return out
+
+
+def segment_text(s: Segment, d: Delimiters = DEFAULT) -> str:
+    """One segment as text, terminator included (a UNO's payload is not text and not included)."""
+    if not s.elements:
+        return s.tag + d.segment
+    return (
+        s.tag
+        + d.element
+        + d.element.join(d.component.join(escape(c, d) for c in e) for e in s.elements)
+        + d.segment
+    )
+
+
+def serialize(ic: Interchange) -> bytes:
+    """The interchange as bytes (ISO-8859-1); raises UnicodeEncodeError naming a character outside Latin-1."""
+    d = ic.delimiters
+    layout = ic.layout
+    parts: list[bytes] = []
+    li = 0
+
+    def gap() -> None:
+        nonlocal li
+        if layout:
+            parts.append(layout[li].encode("latin-1"))
+        li += 1
+
+    gap()
+    if ic.una:
+        parts.append(d.una.encode("latin-1"))
+        gap()
+    for s in ic.segments:
+        parts.append(segment_text(s, d).encode("latin-1"))
+        if s.payload is not None:
+            parts.append(s.payload)
+        gap()
+    return b"".join(parts)
