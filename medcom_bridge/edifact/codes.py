@@ -94,12 +94,8 @@ OBJECT_TYPE = {**{v: k for k, v in OBJECT_CODE.items()}, "SND": "multimedie"}
 
 # ObjectExtensionCode -> extension. MedCom's tables map `xsl` (not the schema's `xls`) to XLS, so an `xls`
 # object is refused and XLS reads back as `xsl`. DIS91's table (2006) lacks plo and fnx; BIN01's (2012) has both.
-_EXTENSIONS = (
-    "pcx tif:tiff jpg:jpeg gif bmp png mpg dcm scp txt rtf doc xls:xsl wpd exe pdf wav avi mid rmi com zip bin inh"
-)
-EXTENSION: dict[str, str] = {
-    (p.split(":")[-1]): p.split(":")[0].upper() for p in _EXTENSIONS.split()
-}
+_EXTENSIONS = "pcx tif:tiff jpg:jpeg gif bmp png mpg dcm scp txt rtf doc xls:xsl wpd exe pdf wav avi mid rmi com zip bin inh"
+EXTENSION: dict[str, str] = {(p.split(":")[-1]): p.split(":")[0].upper() for p in _EXTENSIONS.split()}
 EXTENSION_BIN01 = {**EXTENSION, "plo": "PLO", "fnx": "FNX"}
 EXTENSION_CODE = {**{v: k for k, v in EXTENSION.items()}, "PLO": "plo"}  # D9134L reading table
 EXTENSION_CODE_BIN01 = {**EXTENSION_CODE, "FNX": "fnx"}
@@ -127,7 +123,21 @@ _TYPES = {
 VERSION_TYPE: dict[str, str] = {v: t for t, vs in _TYPES.items() for v in vs.split()}
 VERSION_TYPE.update({"X" + v: "X" + t for v, t in VERSION_TYPE.items() if t != "????"})
 VERSION_TYPE.update(
-    {"X" + v: "Ukendt" for v in "U0130U U0230U U0330U U0430U U0530U I0130D I0230D I0330D I0430D SST012".split()}
+    {
+        "X" + v: "Ukendt"
+        for v in [
+            "U0130U",
+            "U0230U",
+            "U0330U",
+            "U0430U",
+            "U0530U",
+            "I0130D",
+            "I0230D",
+            "I0330D",
+            "I0430D",
+            "SST012",
+        ]
+    }
 )
 UNKNOWN_TYPE = "Ukendt"
 

@@ -295,7 +295,9 @@ def _dis91(ce: ClinicalEmail) -> list[Segment]:
     lt, p = ce.letter, ce.patient
     status = codes.LETTER_STATUS.get(lt.status_code)
     if status is None:
-        raise _refuse(Cause.CODE_UNKNOWN, "Letter/StatusCode", f"{lt.status_code!r}: use nytbrev or rettetbrev")
+        raise _refuse(
+            Cause.CODE_UNKNOWN, "Letter/StatusCode", f"{lt.status_code!r}: use nytbrev or rettetbrev"
+        )
     body = [
         seg("BGM", "EPI", "", "9", "NA"),
         seg("DTM", ("137", _dt203(lt.authorisation), "203")),
@@ -344,7 +346,9 @@ def _clinical_groups(ce: ClinicalEmail) -> list[Segment]:
         out.append(seg("S14", "14"))
         text: tuple[Node, ...] = infos[index].text01.content if index < len(infos) else ()
         if index == 0 and subject is not None:
-            out += _ftx_segments(_limit(to_ftx("OE", (subject,)), MAX_FTX_SUBJECT, "AdditionalInformation/Subject"))
+            out += _ftx_segments(
+                _limit(to_ftx("OE", (subject,)), MAX_FTX_SUBJECT, "AdditionalInformation/Subject")
+            )
             if infos:
                 out += _ftx_segments(_limit(to_ftx("NC", text), MAX_FTX_FIRST_S14, path))
         else:
@@ -361,7 +365,9 @@ def _reference_lines(ref: Reference, index: int) -> tuple[str, list[Node]]:
         if kind is None or ext is None:
             bad = "ObjectCode" if kind is None else "ObjectExtensionCode"
             value = b.object_code if kind is None else b.object_extension_code
-            raise _refuse(Cause.CODE_UNKNOWN, f"{path}/BIN/{bad}", f"{value!r} is not in MedCom's DIS91 table")
+            raise _refuse(
+                Cause.CODE_UNKNOWN, f"{path}/BIN/{bad}", f"{value!r} is not in MedCom's DIS91 table"
+            )
         lines: list[Node] = [ref.ref_description, BREAK, b.object_identifier, BREAK, kind, BREAK, ext, BREAK]
         return "BIN", [*lines, str(b.original_object_size)]
     if ref.url is not None:
@@ -426,12 +432,16 @@ def _refuse_ftx(code: str | None, text: FormattedText | None, kind: str, path: s
         return []
     if code is None:
         if kind == "ctl01":  # XC0130Q has no default for an absent RefuseCode
-            raise _refuse(Cause.CODE_UNKNOWN, f"{path}/RefuseCode", "CTL01 needs a RefuseCode with a RefuseText")
+            raise _refuse(
+                Cause.CODE_UNKNOWN, f"{path}/RefuseCode", "CTL01 needs a RefuseCode with a RefuseText"
+            )
         qualifier = "NC"
     else:
         q = codes.REFUSE_CODE.get(code)
         if q is None:
-            raise _refuse(Cause.CODE_UNKNOWN, f"{path}/RefuseCode", f"{code!r}: allowed {', '.join(codes.REFUSE_CODE)}")
+            raise _refuse(
+                Cause.CODE_UNKNOWN, f"{path}/RefuseCode", f"{code!r}: allowed {', '.join(codes.REFUSE_CODE)}"
+            )
         qualifier = q
     return _ftx_segments(to_ftx(qualifier, text.content if text is not None else ()))
 
@@ -537,7 +547,9 @@ def _message_of(ic: Interchange) -> tuple[str, tuple[Segment, ...]]:
     messages = list(ic.messages())
     if len(messages) != 1:
         raise _refuse(
-            Cause.STRUCTURE, "UNH", f"{len(messages)} messages; MedCom sends exactly one letter per interchange"
+            Cause.STRUCTURE,
+            "UNH",
+            f"{len(messages)} messages; MedCom sends exactly one letter per interchange",
         )
     _, segments = messages[0]
     version = segments[0].value(2, 5)
@@ -561,7 +573,12 @@ def to_oioxml(ic: Interchange) -> AnyEmessage:
         return Emessage(envelope, _read_dis91(ic, letter, letter_id))
     if kind == "bin01":
         return Emessage(envelope, _read_bin01(ic, letter, letter_id))
-    return Emessage(envelope, _read_ctl(ic, kind, letter, letter_id))
+    receipt = _read_ctl(ic, kind, letter, letter_id)
+    if isinstance(receipt, PositiveReceipt):
+        return Emessage(envelope, receipt)
+    if isinstance(receipt, NegativeReceipt):
+        return Emessage(envelope, receipt)
+    return Emessage(envelope, receipt)
 
 
 def _unexpected(letter: _Letter, allowed_top: set[str], allowed_groups: set[str]) -> None:
@@ -666,7 +683,9 @@ def _read_patient_ids(s07: list[Segment] | None) -> tuple[Segment, str | None, s
     rffs = _in(s07, "RFF")
     cpr = _nonempty(pna.value(2, 1))
     if not rffs and cpr is None:
-        raise _refuse(Cause.PATIENT_ID, "S07/PNA", "a patient needs a CPR number or an alternative id (RFF+XPI)")
+        raise _refuse(
+            Cause.PATIENT_ID, "S07/PNA", "a patient needs a CPR number or an alternative id (RFF+XPI)"
+        )
     alt = rffs[0].value(1, 2) if rffs else None
     return pna, cpr, alt
 
@@ -697,7 +716,9 @@ def _read_dis91(ic: Interchange, letter: _Letter, letter_id: str) -> ClinicalEma
         raise _refuse(Cause.STRUCTURE, "S11/PAS", "the episode-of-care status (PAS) is missing")
     patient = Patient(
         person_surname_name=pna.value(5, 2),
-        episode_of_care_status_code=_value(codes.PAS_STATUS, pas.value(1), "S11/PAS", "episode-of-care status"),
+        episode_of_care_status_code=_value(
+            codes.PAS_STATUS, pas.value(1), "S11/PAS", "episode-of-care status"
+        ),
         civil_registration_number=cpr,
         alternative_identifier=alt,
         person_given_name=_nonempty(pna.value(6, 2)),
@@ -754,7 +775,9 @@ def _read_reference(ftx: Segment) -> Reference:
         bin=BinReference(
             object_identifier=ftx.value(4, 2),
             object_code=_value(codes.OBJECT_TYPE, ftx.value(4, 3), "S14/FTX+BIN", "object type"),
-            object_extension_code=_value(codes.EXTENSION_CODE, ftx.value(4, 4), "S14/FTX+BIN", "object extension"),
+            object_extension_code=_value(
+                codes.EXTENSION_CODE, ftx.value(4, 4), "S14/FTX+BIN", "object extension"
+            ),
             original_object_size=int(size),
         ),
     )
@@ -863,5 +886,9 @@ def _read_ctl(
     )
     n = kind[-1]
     rl = ReceiptLetter(letter_id, f"XC0{n}30Q", f"XCTL0{n}")
-    cls = {"ctl01": NegativeVansReceipt, "ctl02": NegativeReceipt, "ctl03": PositiveReceipt}[kind]
-    return cls(rl, EanParty(ic.sender), EanParty(ic.recipient), oe)
+    parties = (EanParty(ic.sender), EanParty(ic.recipient))
+    if kind == "ctl01":
+        return NegativeVansReceipt(rl, *parties, oe)
+    if kind == "ctl02":
+        return NegativeReceipt(rl, *parties, oe)
+    return PositiveReceipt(rl, *parties, oe)

@@ -52,7 +52,9 @@ class Delimiters:
 
     @property
     def una(self) -> str:
-        return "UNA" + self.component + self.element + self.decimal + self.release + self.reserved + self.segment
+        return (
+            "UNA" + self.component + self.element + self.decimal + self.release + self.reserved + self.segment
+        )
 
 
 DEFAULT = Delimiters()
@@ -153,7 +155,9 @@ def parse(data: bytes) -> Interchange:
     una = text.startswith("UNA", pos)
     if una:
         if n - pos < 9:
-            raise EdifactSyntaxError("edifact-una", "UNA", "the UNA segment is cut short (9 characters expected)")
+            raise EdifactSyntaxError(
+                "edifact-una", "UNA", "the UNA segment is cut short (9 characters expected)"
+            )
         c = text[pos + 3 : pos + 9]
         delims = Delimiters(c[0], c[1], c[2], c[3], c[4], c[5])
         if len(set((delims.component, delims.element, delims.release, delims.segment))) != 4:
@@ -171,7 +175,9 @@ def parse(data: bytes) -> Interchange:
     while pos < n:
         index = len(segments) + 1
         if index > MAX_SEGMENTS:
-            raise EdifactSyntaxError("edifact-too-many-segments", f"segment {index}", f"more than {MAX_SEGMENTS}")
+            raise EdifactSyntaxError(
+                "edifact-too-many-segments", f"segment {index}", f"more than {MAX_SEGMENTS}"
+            )
         end = _find_terminator(text, pos, term, rel)
         if end < 0:
             raise EdifactSyntaxError(
@@ -187,7 +193,9 @@ def parse(data: bytes) -> Interchange:
             )
         if len(raw) > 3 and raw[3] != el:
             raise EdifactSyntaxError(
-                "edifact-syntax", f"segment {index} ({tag})", f"{el!r} expected after the tag, found {raw[3]!r}"
+                "edifact-syntax",
+                f"segment {index} ({tag})",
+                f"{el!r} expected after the tag, found {raw[3]!r}",
             )
         elements = _split(raw[4:], el, comp, rel, specials, tag, index) if len(raw) > 3 else ()
         pos = end + 1

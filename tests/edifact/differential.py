@@ -58,7 +58,9 @@ def check(messages: list[AnyEmessage], processes: int = 2) -> Outcome:
             outcome.add("xml->edi", "oracle-crash")
         elif answer.refused or ours is None:
             verdict = "agree" if answer.refused and ours is None else "disagree"
-            outcome.add("xml->edi", verdict, xml, f"oracle errors {answer.errors}; ours refused: {ours is None}")
+            outcome.add(
+                "xml->edi", verdict, xml, f"oracle errors {answer.errors}; ours refused: {ours is None}"
+            )
         elif ours == answer.output:
             outcome.add("xml->edi", "agree")
         else:
@@ -71,7 +73,9 @@ def check(messages: list[AnyEmessage], processes: int = 2) -> Outcome:
             outcome.add("edi->xml", "oracle-crash")
         elif ours is None or not answer.output.strip():
             verdict = "agree" if ours is None and answer.refused else "disagree"
-            outcome.add("edi->xml", verdict, edifact, f"oracle errors {answer.errors}; ours refused: {ours is None}")
+            outcome.add(
+                "edi->xml", verdict, edifact, f"oracle errors {answer.errors}; ours refused: {ours is None}"
+            )
         elif oracle.canonical(ours) == oracle.canonical(answer.output):
             outcome.add("edi->xml", "agree")
         else:

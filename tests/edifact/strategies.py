@@ -63,12 +63,14 @@ WHEN = st.datetimes(dt.datetime(2001, 1, 1), dt.datetime(2020, 12, 31)).map(
     lambda d: d.replace(second=0, microsecond=0)
 )
 # A line is words and spaces, sometimes longer than 70 characters (cut into continuation components).
-LINE = st.lists(st.text(st.sampled_from(ALPHABET.replace(" ", "")), min_size=1, max_size=30), min_size=1, max_size=8).map(
-    " ".join
-)
+LINE = st.lists(
+    st.text(st.sampled_from(ALPHABET.replace(" ", "")), min_size=1, max_size=30), min_size=1, max_size=8
+).map(" ".join)
 SIMPLE: st.SearchStrategy[Simple] = st.one_of(LINE, st.just(BREAK))
 STYLED = st.builds(
-    Styled, st.sampled_from(("Bold", "Italic", "Underline", "Center", "Right")), st.lists(SIMPLE, max_size=3).map(tuple)
+    Styled,
+    st.sampled_from(("Bold", "Italic", "Underline", "Center", "Right")),
+    st.lists(SIMPLE, max_size=3).map(tuple),
 )
 FIXED = st.builds(FixedFont, st.lists(st.one_of(SIMPLE, STYLED), max_size=3).map(tuple))
 
@@ -89,7 +91,9 @@ BREAKABLE = st.lists(st.one_of(LINE, st.just(BREAK)), min_size=1, max_size=6).ma
     lambda nodes: FormattedText(tuple(_no_adjacent_text(nodes)))
 )
 
-SPECIALITIES = sorted(c for c in codes.SPECIALITY_NUMBER if c not in ("dermato_venerologi_praksis", "klinisk_kemi"))
+SPECIALITIES = sorted(
+    c for c in codes.SPECIALITY_NUMBER if c not in ("dermato_venerologi_praksis", "klinisk_kemi")
+)
 ID_CODES = sorted(codes.IDENTIFIER_CODE)
 
 
@@ -141,7 +145,9 @@ def xdis91(draw: st.DrawFn) -> Emessage[ClinicalEmail]:
         choice = draw(st.integers(0, 2))
         desc = draw(name(70))
         if choice == 0:
-            refs.append(Reference(desc, url="http://" + draw(st.text(st.sampled_from("abc./-?=&0123"), max_size=120))))
+            refs.append(
+                Reference(desc, url="http://" + draw(st.text(st.sampled_from("abc./-?=&0123"), max_size=120)))
+            )
         elif choice == 1:
             refs.append(Reference(desc, sup=True))
         else:
@@ -204,14 +210,20 @@ def xbin01(draw: st.DrawFn) -> Emessage[BinaryLetter]:
             BinaryObject.from_bytes(
                 str(uuid.UUID(int=draw(st.integers(0, 2**128 - 1)))).upper(),
                 draw(st.sampled_from(sorted(codes.OBJECT_CODE))),
-                draw(st.sampled_from(sorted(k for k in codes.EXTENSION_BIN01 if k not in ("xsl", "plo", "fnx")))),
+                draw(
+                    st.sampled_from(
+                        sorted(k for k in codes.EXTENSION_BIN01 if k not in ("xsl", "plo", "fnx"))
+                    )
+                ),
                 data,
             )
         )
     cpr, alt = _ids(draw)
     s = draw(sender())
     return Emessage(
-        Envelope(draw(WHEN), draw(ID), draw(st.sampled_from((PLUS_POSITIVE_RECEIPT, MINUS_POSITIVE_RECEIPT)))),
+        Envelope(
+            draw(WHEN), draw(ID), draw(st.sampled_from((PLUS_POSITIVE_RECEIPT, MINUS_POSITIVE_RECEIPT)))
+        ),
         BinaryLetter(
             letter=Letter(draw(ID), "XB0131X", "XBIN01", draw(WHEN), "XBIN01", "nytbrev"),
             sender=s,
@@ -223,7 +235,9 @@ def xbin01(draw: st.DrawFn) -> Emessage[BinaryLetter]:
 
 
 @st.composite
-def xctl(draw: st.DrawFn) -> Emessage[PositiveReceipt] | Emessage[NegativeReceipt] | Emessage[NegativeVansReceipt]:
+def xctl(
+    draw: st.DrawFn,
+) -> Emessage[PositiveReceipt] | Emessage[NegativeReceipt] | Emessage[NegativeVansReceipt]:
     n = draw(st.integers(1, 3))
     negative = n != 3
 
@@ -236,12 +250,16 @@ def xctl(draw: st.DrawFn) -> Emessage[PositiveReceipt] | Emessage[NegativeReceip
     for _ in range(draw(st.integers(0 if negative else 1, 3))):
         code, text = refusal()
         letters.append(
-            OriginalLetter(draw(ID), draw(st.sampled_from(("XD9134L", "XB0131X", "D9134L", "H0130R"))), code, text)
+            OriginalLetter(
+                draw(ID), draw(st.sampled_from(("XD9134L", "XB0131X", "D9134L", "H0130R"))), code, text
+            )
         )
     code, text = refusal()
     oe = OriginalEmessage(draw(ID), EanParty(draw(EAN)), EanParty(draw(EAN)), tuple(letters), code, text)
     cls = {1: NegativeVansReceipt, 2: NegativeReceipt, 3: PositiveReceipt}[n]
-    body = cls(ReceiptLetter(draw(ID), f"XC0{n}30Q", f"XCTL0{n}"), EanParty(draw(EAN)), EanParty(draw(EAN)), oe)
+    body = cls(
+        ReceiptLetter(draw(ID), f"XC0{n}30Q", f"XCTL0{n}"), EanParty(draw(EAN)), EanParty(draw(EAN)), oe
+    )
     return Emessage(Envelope(draw(WHEN), draw(ID), MINUS_POSITIVE_RECEIPT), body)  # type: ignore[return-value]
 
 
