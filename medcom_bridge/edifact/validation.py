@@ -319,9 +319,9 @@ def _ftx(kind: str, paths: Sequence[tuple[str, Segment]]) -> list[Finding]:
             )
     if kind == "dis91":
         for n, (group, ftxs) in enumerate(per_group.items()):
-            text = [s for _, s in ftxs if s.value(1) not in ("BIN", "URL", "SUP")]
+            text = [s for _, s in ftxs if s.value(1) not in ("BIN", "URL", "SUP", "OE")]
             has_subject = bool(ftxs) and ftxs[0][1].value(1) == "OE"
-            limit = MAX_FTX_FIRST_S14 + 1 if n == 0 and has_subject else MAX_FTX_S14
+            limit = MAX_FTX_FIRST_S14 if n == 0 and has_subject else MAX_FTX_S14
             if text and len(text) > limit:
                 findings.append(
                     error(
