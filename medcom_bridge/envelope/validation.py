@@ -12,7 +12,13 @@ JSON contract keeps one meaning per field.
 from __future__ import annotations
 
 from medcom_bridge.documents import validate_as
-from medcom_bridge.envelope.vans import EDIFACT_DOCUMENTS, FHIR_NAME_PREFIXES, OIOXML_NAMES, VANS_VERSION, read
+from medcom_bridge.envelope.vans import (
+    EDIFACT_DOCUMENTS,
+    FHIR_NAME_PREFIXES,
+    OIOXML_NAMES,
+    VANS_VERSION,
+    read,
+)
 from medcom_bridge.findings import Finding, Report, error, information
 
 KIND = "vansenvelope"

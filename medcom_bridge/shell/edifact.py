@@ -93,7 +93,9 @@ def _to_edifact(inputs: Sequence[Input], fhir_format: str, context: Context, out
                 f"{i.file}: a {i.kind} cannot be converted --to edifact (OIOXML or a CareCommunication)"
             )
     if not oioxml and not outcome.problems:
-        outcome.problems.append("--to edifact needs OIOXML (XDIS91, XBIN01, XCTL01-03) or a CareCommunication")
+        outcome.problems.append(
+            "--to edifact needs OIOXML (XDIS91, XBIN01, XCTL01-03) or a CareCommunication"
+        )
     for i in oioxml:
         try:
             data = edifact_twin(i.payload)

@@ -92,4 +92,6 @@ def test_oioxml_round_trips_through_edifact() -> None:
             continue
         original = parse_oioxml((OIOXML / f"X{name}.xml").read_bytes())
         again = oioxml_twin(edifact_twin(original))
-        assert _objects(canonical(serialize_oioxml(again))) == _objects(canonical(serialize_oioxml(original))), name
+        assert _objects(canonical(serialize_oioxml(again))) == _objects(
+            canonical(serialize_oioxml(original))
+        ), name

@@ -26,7 +26,13 @@ SMALL = b"UNA:+.? 'UNB+UNOC:3+5790000121526:14+5790000120314:14+140115:1210+ENV1
 
 
 def test_release_character_round_trips() -> None:
-    ic = Interchange((seg("UNB", ("UNOC", "3")), seg("FTX", "NC", "P00", "", ("a?b", "c:d", "e'f", "g+h")), seg("UNZ", "1")))
+    ic = Interchange(
+        (
+            seg("UNB", ("UNOC", "3")),
+            seg("FTX", "NC", "P00", "", ("a?b", "c:d", "e'f", "g+h")),
+            seg("UNZ", "1"),
+        )
+    )
     data = serialize(ic)
     assert b"a??b:c?:d:e?'f:g?+h" in data
     assert parse(data) == ic
@@ -42,7 +48,11 @@ def test_custom_service_characters_from_una() -> None:
 
 def test_binary_object_is_bytes_and_may_hold_service_characters() -> None:
     payload = bytes(range(256)) + b"'+:?\r\n"
-    data = b"UNB+UNOC:3'UNO+1+AID:X+OBJ:TXT:TXT:91+%d:14:1:A'" % len(payload) + payload + b"UNP+%d+1'UNZ+1'" % len(payload)
+    data = (
+        b"UNB+UNOC:3'UNO+1+AID:X+OBJ:TXT:TXT:91+%d:14:1:A'" % len(payload)
+        + payload
+        + b"UNP+%d+1'UNZ+1'" % len(payload)
+    )
     ic = parse(data)
     assert ic.segments[1].payload == payload and ic.segments[2].tag == "UNP"
     assert serialize(ic) == data
@@ -82,7 +92,7 @@ def test_hostile_input_is_a_named_syntax_error(data: bytes, rule: str) -> None:
 
 
 def test_uno_size_beyond_the_file_is_a_finding_not_an_allocation() -> None:
-    data = SMALL[:-len(b"UNZ+1+ENV1'")] + b"UNO+1+AID:X+OBJ:TXT:TXT:91+99999999999:14:1:A'abc"
+    data = SMALL[: -len(b"UNZ+1+ENV1'")] + b"UNO+1+AID:X+OBJ:TXT:TXT:91+99999999999:14:1:A'abc"
     report = validate_bytes(data)
     assert [f.rule for f in report.findings] == ["edifact-uno-size"]
     assert "only 3 follow" in report.findings[0].message

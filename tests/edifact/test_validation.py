@@ -8,7 +8,9 @@ from pathlib import Path
 from medcom_bridge.edifact.validation import validate_bytes
 from medcom_bridge.findings import Finding
 
-DIS91 = (Path(__file__).resolve().parents[2].parent / "shared/data/edifact/DIS91_2_edifactconv_pair.edi").read_bytes()
+DIS91 = (
+    Path(__file__).resolve().parents[2].parent / "shared/data/edifact/DIS91_2_edifactconv_pair.edi"
+).read_bytes()
 
 
 def recount(data: bytes) -> bytes:
@@ -73,14 +75,20 @@ def test_a_code_outside_medcoms_lists_is_the_converters_refusal() -> None:
 
 def test_missing_group_and_wrong_order() -> None:
     start, end = DIS91.index(b"S11+11"), DIS91.index(b"S14+14")
-    assert {(f.rule, f.path) for f in findings(recount(DIS91[:start] + DIS91[end:]))} == {("edifact-group", "S11")}
+    assert {(f.rule, f.path) for f in findings(recount(DIS91[:start] + DIS91[end:]))} == {
+        ("edifact-group", "S11")
+    }
     s01 = DIS91.index(b"S01+01")
     swapped = DIS91[:s01] + DIS91[start:end] + DIS91[s01:start] + DIS91[end:]
     assert ("edifact-group", "/") in {(f.rule, f.path) for f in findings(swapped)}
 
 
 def test_patient_data_is_not_quoted() -> None:
-    data = DIS91.replace(b"UNT+29+", b"UNT+1+").replace(b"PAS+POT", b"PAS+XYZ").replace(b"FO:Nancy", b"FO:N+ancy")
+    data = (
+        DIS91.replace(b"UNT+29+", b"UNT+1+")
+        .replace(b"PAS+POT", b"PAS+XYZ")
+        .replace(b"FO:Nancy", b"FO:N+ancy")
+    )
     for f in validate_bytes(data).findings:
         assert "2512484916" not in f.message and "Berggren" not in f.message and "Nancy" not in f.message
 
@@ -91,5 +99,7 @@ def test_unsupported_version() -> None:
 
 
 def test_unb_checks() -> None:
-    rules = {f.rule for f in findings(DIS91.replace(b"UNOC:3", b"UNOA:1").replace(b"140115:1210", b"141315:1210"))}
+    rules = {
+        f.rule for f in findings(DIS91.replace(b"UNOC:3", b"UNOA:1").replace(b"140115:1210", b"141315:1210"))
+    }
     assert rules == {"edifact-syntax-id", "edifact-unb-date"}
