@@ -519,10 +519,12 @@ def _value(values: dict[str, str], key: str, path: str, what: str) -> str:
 
 
 def _date203(value: str, path: str) -> dt.datetime:
-    if len(value) != 12 or not value.isdigit():
+    if len(value) != 12 or not value.isdigit() or not value.isascii():
         raise _refuse(Cause.DATE, path, f"{value!r} is not a date-time yyyymmddhhmm (format 203)")
     try:
-        return dt.datetime.strptime(value, "%Y%m%d%H%M")
+        return dt.datetime(
+            int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]), int(value[10:])
+        )
     except ValueError:
         raise _refuse(Cause.DATE, path, f"{value!r} is not a valid date-time") from None
 
@@ -530,11 +532,11 @@ def _date203(value: str, path: str) -> dt.datetime:
 def _envelope(ic: Interchange) -> Envelope:
     unb = ic.unb
     d, t = unb.value(4, 1), unb.value(4, 2)
-    if len(d) != 6 or not d.isdigit() or len(t) != 4 or not t.isdigit():
+    if len(d) != 6 or len(t) != 4 or not (d + t).isdigit() or not (d + t).isascii():
         raise _refuse(Cause.DATE, "UNB/0017", f"{d}:{t} is not yymmdd:hhmm")
-    century = "20" if int(d[:2]) <= 20 else "19"  # MedCom's reader: 00-20 -> 20xx, 21-99 -> 19xx
+    century = 2000 if int(d[:2]) <= 20 else 1900  # MedCom's reader: 00-20 -> 20xx, 21-99 -> 19xx
     try:
-        sent = dt.datetime.strptime(century + d + t, "%Y%m%d%H%M")
+        sent = dt.datetime(century + int(d[:2]), int(d[2:4]), int(d[4:]), int(t[:2]), int(t[2:]))
     except ValueError:
         raise _refuse(Cause.DATE, "UNB/0017", f"{d}:{t} is not a valid date and time") from None
     ack = unb.value(9, 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # The longest ordinary segment we read. MedCom's longest are FTX (5 x 70 characters, each of which may be
 # released) and NAD/PNA (a few hundred); a segment beyond this is garbage, not a letter.
@@ -60,11 +61,11 @@ class Delimiters:
 DEFAULT = Delimiters()
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """One segment: `tag` and its elements, each a tuple of component values (unescaped text).
 
-    `payload` holds the raw object bytes that follow a `UNO` segment (BIN01), else None.
+    `payload` holds the raw object bytes that follow a `UNO` segment (BIN01), else None. (A NamedTuple, not a
+    dataclass: a letter is thirty of these, and building them is most of the parser's time.)
     """
 
     tag: str
@@ -171,7 +172,9 @@ def parse(data: bytes) -> Interchange:
         layout.append(text[start:pos])
     segments: list[Segment] = []
     term, rel, el, comp = delims.segment, delims.release, delims.element, delims.component
-    specials = {term, rel, el, comp}
+    if not re.search(re.escape(term) + r"[ \t\r\n]*UNO" + re.escape(el), text):
+        # no binary objects: cut at every terminator at once (the common case)
+        return _parse_split(text, pos, delims, layout, una)
     while pos < n:
         index = len(segments) + 1
         if index > MAX_SEGMENTS:
@@ -197,7 +200,12 @@ def parse(data: bytes) -> Interchange:
                 f"segment {index} ({tag})",
                 f"{el!r} expected after the tag, found {raw[3]!r}",
             )
-        elements = _split(raw[4:], el, comp, rel, specials, tag, index) if len(raw) > 3 else ()
+        body = raw[4:]
+        elements = (
+            (_split(body, delims, tag, index) if rel in body else _plain(body, el, comp))
+            if len(raw) > 3
+            else ()
+        )
         pos = end + 1
         payload: bytes | None = None
         if tag == "UNO":
@@ -226,6 +234,87 @@ def parse(data: bytes) -> Interchange:
     return Interchange(tuple(segments), delims, una, () if canonical else tuple(layout))
 
 
+def _parse_split(text: str, pos: int, d: Delimiters, layout: list[str], una: bool) -> Interchange:
+    """`parse` for an interchange without UNO: split at terminators, then re-join released ones."""
+    term, rel, el, comp = d.segment, d.release, d.element, d.component
+    pieces = text[pos:].split(term)
+    tail = pieces.pop()
+    segments: list[Segment] = []
+    canonical = not any(layout)
+    pending = ""
+    tags = _KNOWN_TAGS
+    for piece in pieces:
+        if pending:
+            piece = pending + term + piece
+            pending = ""
+        if piece.endswith(rel) and (len(piece) - len(piece.rstrip(rel))) % 2 == 1:
+            pending = piece  # the terminator was released: it belongs to the value
+            continue
+        if piece[:1] in _WHITESPACE:
+            stripped = piece.lstrip(_WHITESPACE)
+            layout.append(piece[: len(piece) - len(stripped)])
+            canonical = False
+            piece = stripped
+        elif segments:
+            layout.append("")
+        index = len(segments) + 1
+        if len(piece) > MAX_SEGMENT:
+            raise EdifactSyntaxError(
+                "edifact-segment-too-long",
+                "segment",
+                f"a segment ({_tag_preview(piece, 0)}) runs past {MAX_SEGMENT} characters without a terminator",
+            )
+        if index > MAX_SEGMENTS:
+            raise EdifactSyntaxError(
+                "edifact-too-many-segments", f"segment {index}", f"more than {MAX_SEGMENTS}"
+            )
+        tag = piece[:3]
+        if tag not in tags:
+            if not SEGMENT_TAG.fullmatch(tag):
+                raise EdifactSyntaxError(
+                    "edifact-segment-tag",
+                    f"segment {index}",
+                    f"{tag!r} is not a segment tag (3 letters/digits)",
+                )
+            if len(tags) < 1000:
+                tags.add(tag)
+        if len(piece) > 3:
+            if piece[3] != el:
+                raise EdifactSyntaxError(
+                    "edifact-syntax",
+                    f"segment {index} ({tag})",
+                    f"{el!r} expected after the tag, found {piece[3]!r}",
+                )
+            body = piece[4:]
+            elements = _split(body, d, tag, index) if rel in body else _plain(body, el, comp)
+        else:
+            elements = ()
+        segments.append(Segment(tag, elements))
+    if pending:
+        tail = pending + term + tail
+    rest = tail.lstrip(_WHITESPACE)
+    if rest:
+        if len(rest) > MAX_SEGMENT:
+            raise EdifactSyntaxError(
+                "edifact-segment-too-long",
+                "segment",
+                f"a segment ({_tag_preview(rest, 0)}) runs past {MAX_SEGMENT} characters without a terminator",
+            )
+        raise EdifactSyntaxError(
+            "edifact-unterminated",
+            f"segment {len(segments) + 1}",
+            f"the last segment ({_tag_preview(rest, 0)}) has no terminator {term!r}",
+        )
+    layout.append(tail)
+    if not segments:
+        raise EdifactSyntaxError("edifact-empty", "/", "no segments")
+    canonical = canonical and not tail
+    return Interchange(tuple(segments), d, una, () if canonical else tuple(layout))
+
+
+_KNOWN_TAGS: set[str] = set()  # tags already checked against SEGMENT_TAG (bounded; only a cache)
+
+
 def _tag_preview(text: str, pos: int) -> str:
     tag = text[pos : pos + 3]
     return tag if SEGMENT_TAG.fullmatch(tag) else "starting with " + repr(text[pos : pos + 3])
@@ -251,46 +340,31 @@ def _find_terminator(text: str, pos: int, term: str, rel: str) -> int:
     return -1
 
 
-def _split(
-    body: str, el: str, comp: str, rel: str, specials: set[str], tag: str, index: int
-) -> tuple[tuple[str, ...], ...]:
-    if rel not in body:  # the common case: no released characters
-        return tuple(tuple(e.split(comp)) for e in body.split(el))
-    elements: list[tuple[str, ...]] = []
-    comps: list[str] = []
-    buf: list[str] = []
-    i = 0
-    n = len(body)
-    while i < n:
-        ch = body[i]
-        if ch == rel:
-            if i + 1 >= n:
-                raise EdifactSyntaxError(
-                    "edifact-release", f"segment {index} ({tag})", "a release character ends the segment"
-                )
-            nxt = body[i + 1]
-            if nxt not in specials:
-                raise EdifactSyntaxError(
-                    "edifact-release",
-                    f"segment {index} ({tag})",
-                    f"release character before {nxt!r}; it may only release {''.join(sorted(specials))!r}",
-                )
-            buf.append(nxt)
-            i += 2
-            continue
-        if ch == comp:
-            comps.append("".join(buf))
-            buf = []
-        elif ch == el:
-            comps.append("".join(buf))
-            elements.append(tuple(comps))
-            comps, buf = [], []
-        else:
-            buf.append(ch)
-        i += 1
-    comps.append("".join(buf))
-    elements.append(tuple(comps))
-    return tuple(elements)
+def _split(body: str, d: Delimiters, tag: str, index: int) -> tuple[tuple[str, ...], ...]:
+    """Split a segment body with released characters: each release pair becomes a placeholder (a character
+    Latin-1 text cannot hold), the rest splits as usual, and the placeholders turn back into the characters."""
+    rel, comp, el, term = d.release, d.component, d.element, d.segment
+    marked = body.replace(rel + rel, _MARK[0])
+    for k, c in enumerate((comp, el, term), 1):
+        marked = marked.replace(rel + c, _MARK[k])
+    if rel in marked:
+        after = marked[marked.index(rel) + 1 :][:1]
+        raise EdifactSyntaxError(
+            "edifact-release",
+            f"segment {index} ({tag})",
+            f"release character before {after!r}; it may only release {rel + comp + el + term!r}"
+            if after
+            else "a release character ends the segment",
+        )
+    restore = str.maketrans({_MARK[0]: rel, _MARK[1]: comp, _MARK[2]: el, _MARK[3]: term})
+    return tuple(tuple(c.translate(restore) for c in e.split(comp)) for e in marked.split(el))
+
+
+def _plain(body: str, el: str, comp: str) -> tuple[tuple[str, ...], ...]:
+    return tuple([tuple(e.split(comp)) for e in body.split(el)])
+
+
+_MARK = ("\ue000", "\ue001", "\ue002", "\ue003")
 
 
 # --------------------------------------------------------------------------------------------- writing

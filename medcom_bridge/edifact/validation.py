@@ -167,10 +167,10 @@ def _envelope(ic: Interchange) -> Iterator[Finding]:
 
 
 def _valid_date(date: str, time: str) -> bool:
-    if len(date) != 6 or len(time) != 4 or not (date + time).isdigit():
+    if len(date) != 6 or len(time) != 4 or not (date + time).isdigit() or not (date + time).isascii():
         return False
     try:
-        dt.datetime.strptime(date + time, "%y%m%d%H%M")
+        dt.datetime(2000 + int(date[:2]), int(date[2:4]), int(date[4:]), int(time[:2]), int(time[2:]))
     except ValueError:
         return False
     return True
