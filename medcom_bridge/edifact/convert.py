@@ -55,6 +55,7 @@ from medcom_bridge.oioxml.text import BREAK, FormattedText, Node
 MAX_FTX_FIRST_S14 = 8  # the first S14 also carries the subject (FTX+OE)
 MAX_FTX_S14 = 9
 MAX_FTX_SUBJECT = 1
+CENTURY_PIVOT = 80  # UNB yy below this is 20yy, else 19yy
 
 
 class Cause(enum.Enum):
@@ -534,7 +535,9 @@ def _envelope(ic: Interchange) -> Envelope:
     d, t = unb.value(4, 1), unb.value(4, 2)
     if len(d) != 6 or len(t) != 4 or not (d + t).isdigit() or not (d + t).isascii():
         raise _refuse(Cause.DATE, "UNB/0017", f"{d}:{t} is not yymmdd:hhmm")
-    century = 2000 if int(d[:2]) <= 20 else 1900  # MedCom's reader: 00-20 -> 20xx, 21-99 -> 19xx
+    # MedCom's reader puts 00-20 in 20xx and 21-99 in 19xx, so today's letters would read as 1921-1999;
+    # we keep its 19xx only for the EDIFACT era (80-99): NOTES.md.
+    century = 2000 if int(d[:2]) < CENTURY_PIVOT else 1900
     try:
         sent = dt.datetime(century + int(d[:2]), int(d[2:4]), int(d[4:]), int(t[:2]), int(t[2:]))
     except ValueError:

@@ -95,3 +95,10 @@ def test_oioxml_round_trips_through_edifact() -> None:
         assert _objects(canonical(serialize_oioxml(again))) == _objects(
             canonical(serialize_oioxml(original))
         ), name
+
+
+def test_interchange_dates_after_2020_stay_in_this_century() -> None:
+    """MedCom's reader would date a 2026 letter 1926 (its window ends in 2020); we read 80-99 as 19xx only."""
+    data = (EDIFACT / "DIS91_2_edifactconv_pair.edi").read_bytes()
+    assert oioxml_twin(data.replace(b"+140115:1210+", b"+260115:1210+")).envelope.sent.year == 2026
+    assert oioxml_twin((EDIFACT / "DIS91_1_edifactconv_pair.edi").read_bytes()).envelope.sent.year == 1998
