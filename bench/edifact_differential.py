@@ -33,11 +33,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
 
-    from hypothesis import HealthCheck, given, seed, settings
-
-    from medcom_bridge.oioxml.model import AnyEmessage
     from tests.edifact import differential, oracle
-    from tests.edifact.strategies import ANY_MESSAGE
+    from tests.edifact.strategies import generate
 
     if not oracle.available():
         sys.exit("needs ruby and ruby-nokogiri (MedCom's converter)")
@@ -50,15 +47,7 @@ def main() -> None:
     done = 0
     while done < args.cases:
         n = min(args.batch, args.cases - done)
-        found: list[AnyEmessage] = []
-
-        @seed(run_seed + done)
-        @settings(max_examples=n, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(ANY_MESSAGE)
-        def collect(message: AnyEmessage, found: list[AnyEmessage] = found) -> None:
-            found.append(message)
-
-        collect()
+        found = generate(n, run_seed + done)
         kinds.update(m.kind for m in found)
         outcome = differential.check(found)
         totals.update(outcome.counts)

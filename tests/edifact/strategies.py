@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from medcom_bridge.edifact import codes
@@ -20,6 +21,7 @@ from medcom_bridge.oioxml.model import (
     MINUS_POSITIVE_RECEIPT,
     PLUS_POSITIVE_RECEIPT,
     AdditionalInformation,
+    AnyEmessage,
     BinaryLetter,
     BinaryLetterPatient,
     BinaryObject,
@@ -264,3 +266,16 @@ def xctl(
 
 
 ANY_MESSAGE = st.one_of(xdis91(), xdis91(), xbin01(), xctl())
+
+
+def generate(n: int, run_seed: int | None = None) -> list[AnyEmessage]:
+    """n generated messages (letters, attachments, receipts), reproducible when a seed is given."""
+    found: list[AnyEmessage] = []
+
+    @settings(max_examples=n, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(ANY_MESSAGE)
+    def collect(message: AnyEmessage) -> None:
+        found.append(message)
+
+    (collect if run_seed is None else seed(run_seed)(collect))()
+    return found

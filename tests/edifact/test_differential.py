@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from medcom_bridge.oioxml.model import AnyEmessage
 from tests.edifact import differential, oracle
-from tests.edifact.strategies import ANY_MESSAGE
+from tests.edifact.strategies import generate
 
 CASES = 150
 
@@ -26,15 +25,7 @@ if not oracle.available():
 
 
 def generated(n: int) -> list[AnyEmessage]:
-    found: list[AnyEmessage] = []
-
-    @settings(max_examples=n, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(ANY_MESSAGE)
-    def collect(message: AnyEmessage) -> None:
-        found.append(message)
-
-    collect()
-    return found
+    return generate(n)
 
 
 def test_we_agree_with_medcoms_converter_both_ways() -> None:
