@@ -152,8 +152,8 @@ def _pack(s: Segment) -> Segment:
         comps = list(e)
         while comps and comps[-1] == "":
             comps.pop()
-        elements.append(tuple(comps))
-    while elements and not elements[-1]:
+        elements.append(tuple(comps) or ("",))  # an empty element reads back as one empty component
+    while elements and elements[-1] == ("",):
         elements.pop()
     return Segment(s.tag, tuple(elements), s.payload)
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medcom_bridge.edifact.convert import EdifactConversionError, to_edifact
 from medcom_bridge.edifact.syntax import (
     MAX_SEGMENT,
     Delimiters,
@@ -21,6 +22,8 @@ from medcom_bridge.edifact.syntax import (
     serialize,
 )
 from medcom_bridge.edifact.validation import validate_bytes
+from medcom_bridge.oioxml.model import AnyEmessage
+from tests.edifact.strategies import ANY_MESSAGE
 
 SMALL = b"UNA:+.? 'UNB+UNOC:3+5790000121526:14+5790000120314:14+140115:1210+ENV1'UNH+L1+CONTRL:D:93A:ZZ:C0330Q+CTL03'UCI+E0+5790000120314:14+5790000121526:14+7'UCM+L0+MEDDIS:D:93A:UN:D9134L+7'UNT+4+L1'UNZ+1+ENV1'"
 
@@ -136,3 +139,17 @@ def test_segment_helpers() -> None:
     s = Segment("NAD", (("SSP",), ("123", "", "9")))
     assert s.value(2, 3) == "9" and s.value(2, 4) == "" and s.value(9) == ""
     assert s.has(2, 2) and not s.has(2, 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ANY_MESSAGE)
+def test_generated_interchanges_round_trip(message: AnyEmessage) -> None:
+    try:
+        ic = to_edifact(message)
+    except EdifactConversionError:
+        return
+    data = serialize(ic)
+    assert parse(data) == ic
+    assert serialize(parse(data)) == data
+    with_breaks = data.replace(b"'U", b"'\r\nU") if b"UNO+" not in data else data
+    assert serialize(parse(with_breaks)) == with_breaks
