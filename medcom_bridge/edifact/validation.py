@@ -63,9 +63,10 @@ def _guess_kind(data: bytes) -> str:
 
 
 def validate(ic: Interchange) -> Report:
-    kind, version = kind_of(ic)
-    findings = list(_envelope(ic))
     messages = list(ic.messages())
+    version = messages[0][1][0].value(2, 5) or None if messages else None
+    kind = codes.KIND_OF_VERSION.get(version or "", "edifact")
+    findings = list(_envelope(ic, messages))
     if kind == "edifact":
         findings.append(
             error(
@@ -86,7 +87,7 @@ def validate(ic: Interchange) -> Report:
 
 
 # --------------------------------------------------------------------------------------------- envelope
-def _envelope(ic: Interchange) -> Iterator[Finding]:
+def _envelope(ic: Interchange, messages: list[tuple[int, tuple[Segment, ...]]]) -> Iterator[Finding]:
     segs = ic.segments
     if not ic.una:
         yield warning("edifact-una", "UNA", "no UNA service string advice; MedCom writes UNA:+.? ' first")
@@ -124,7 +125,6 @@ def _envelope(ic: Interchange) -> Iterator[Finding]:
         yield error("edifact-unz", "UNZ", f"the interchange ends with {segs[-1].tag}; UNZ expected last")
         return
     unz = segs[-1]
-    messages = list(ic.messages())
     if unz.value(1) != str(len(messages)):
         yield error(
             "edifact-unz-count",
