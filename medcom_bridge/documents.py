@@ -1,9 +1,9 @@
 """Which kind of MedCom document a byte string is, and validating any of them.
 
 Kinds are the fixed names of `architecture.md` §3.1: carecommunication, acknowledgement, xdis91, xbin01,
-xctl01, xctl02, xctl03, vansenvelope. Detection looks only at the outermost structure (root element,
-namespace, the MessageHeader event code) so that a broken message is still routed to the validator that can
-say what is wrong with it.
+xctl01, xctl02, xctl03, vansenvelope, and the EDIFACT kinds dis91, bin01, ctl01, ctl02, ctl03. Detection
+looks only at the outermost structure (root element, namespace, the MessageHeader event code, the UNH message
+version) so that a broken message is still routed to the validator that can say what is wrong with it.
 """
 
 from __future__ import annotations

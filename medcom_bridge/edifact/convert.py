@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from medcom_bridge.edifact import codes
 from medcom_bridge.edifact.ftx import Ftx, breakable, plain, read_formatted, to_ftx
-from medcom_bridge.edifact.syntax import Interchange, Segment, seg
+from medcom_bridge.edifact.syntax import Interchange, Segment, is_group, seg
 from medcom_bridge.oioxml.model import (
     MINUS_POSITIVE_RECEIPT,
     PLUS_POSITIVE_RECEIPT,
@@ -131,6 +131,11 @@ def to_edifact(message: AnyEmessage) -> Interchange:
 
 
 def _check_latin1(ic: Interchange) -> None:
+    try:
+        "".join([c for s in ic.segments for e in s.elements for c in e]).encode("latin-1")
+        return
+    except UnicodeEncodeError:
+        pass  # find the segment, to say where
     for i, s in enumerate(ic.segments, 1):
         for e in s.elements:
             for c in e:
@@ -147,6 +152,8 @@ def _check_latin1(ic: Interchange) -> None:
 
 def _pack(s: Segment) -> Segment:
     """Drop trailing empty components and elements, as MedCom's writer does (`AbstractSyntaxTree#pack`)."""
+    if all(e and e[-1] for e in s.elements):
+        return s
     elements = []
     for e in s.elements:
         comps = list(e)
@@ -484,7 +491,7 @@ class _Letter:
         self.top: list[Segment] = []
         self.groups: list[list[Segment]] = []
         for s in segments:
-            if re.fullmatch(r"S[0-9]{2}", s.tag):
+            if is_group(s.tag):
                 self.groups.append([s])
             elif self.groups:
                 self.groups[-1].append(s)

@@ -111,20 +111,34 @@ class _Builder:
 
 
 def _divide(value: str, out: list[str]) -> str:
-    """Cut a text run into full components (appended to out); return the unfinished rest."""
+    """Cut a text run into full components (appended to out); return the unfinished rest.
+
+    MedCom's `divide_text` adds one character at a time and cuts when 69 are waiting and another comes: after
+    the last whitespace past the third character (it stays on the line, `\\` follows), else hard at 69.
+    """
     text = ""
-    many = len(value) > 1
-    for ch in value:
-        if len(text) == MAX_LINE - 1 and many:
-            index = max(text.rfind(" "), *(text.rfind(w) for w in "\t\n\v\f\r"))
-            if index > 2:
-                out.append(text[: index + 1] + "\\")
-                text = text[index + 1 :]
-            else:
-                out.append(text + "\\")
-                text = ""
-        text += ch
-    return text
+    i = 0
+    n = len(value)
+    full = MAX_LINE - 1
+    while n - i > full - len(text):
+        take = full - len(text)
+        text += value[i : i + take]
+        i += take
+        index = max(
+            text.rfind(" "),
+            text.rfind("\t"),
+            text.rfind("\n"),
+            text.rfind("\v"),
+            text.rfind("\f"),
+            text.rfind("\r"),
+        )
+        if index > 2:
+            out.append(text[: index + 1] + "\\")
+            text = text[index + 1 :]
+        else:
+            out.append(text + "\\")
+            text = ""
+    return text + value[i:]
 
 
 def _lines(paragraph: _Paragraph, following: _Paragraph | None) -> list[str]:

@@ -84,6 +84,11 @@ class Segment(NamedTuple):
         return element <= len(self.elements) and component <= len(self.elements[element - 1])
 
 
+def is_group(tag: str) -> bool:
+    """MedCom's segment-group marker segments S01, S02, ... (`S[0-9]{2}`)."""
+    return tag[0] == "S" and tag[1:].isdigit() and tag.isascii()
+
+
 def seg(tag: str, *elements: str | tuple[str, ...]) -> Segment:
     """Build a segment: each element is a string (one component) or a tuple of components."""
     return Segment(tag, tuple((e,) if isinstance(e, str) else tuple(e) for e in elements))
@@ -236,13 +241,72 @@ def parse(data: bytes) -> Interchange:
 
 def _parse_split(text: str, pos: int, d: Delimiters, layout: list[str], una: bool) -> Interchange:
     """`parse` for an interchange without UNO: split at terminators, then re-join released ones."""
-    term, rel, el, comp = d.segment, d.release, d.element, d.component
-    pieces = text[pos:].split(term)
+    term, rel = d.segment, d.release
+    body_text = text[pos:]
+    pieces = body_text.split(term)
     tail = pieces.pop()
+    no_gaps = d == DEFAULT and not _GAP.search(body_text)
+    if no_gaps and not tail and rel + term not in body_text and not any(layout):
+        return Interchange(_segments(pieces, d), d, una, ())
+    return _parse_pieces(pieces, tail, d, layout, una)
+
+
+_GAP = re.compile(r"'[ \t\r\n]")  # whitespace after a (default) terminator: the interchange has a layout
+
+
+def _segments(pieces: list[str], d: Delimiters) -> tuple[Segment, ...]:
+    """The fast path: pieces are exactly the segments (no whitespace between them, no released terminator)."""
+    rel, el, comp = d.release, d.element, d.component
+    if len(pieces) > MAX_SEGMENTS:
+        raise EdifactSyntaxError(
+            "edifact-too-many-segments", f"segment {MAX_SEGMENTS + 1}", f"more than {MAX_SEGMENTS}"
+        )
+    tags = _KNOWN_TAGS
+    out: list[Segment] = []
+    for index, piece in enumerate(pieces, 1):
+        tag = piece[:3]
+        if tag not in tags or len(piece) > MAX_SEGMENT:
+            _check_piece(piece, tag, index)
+        if len(piece) > 3:
+            if piece[3] != el:
+                raise EdifactSyntaxError(
+                    "edifact-syntax",
+                    f"segment {index} ({tag})",
+                    f"{el!r} expected after the tag, found {piece[3]!r}",
+                )
+            body = piece[4:]
+            if rel in body:
+                out.append(Segment(tag, _split(body, d, tag, index)))
+            else:
+                out.append(Segment(tag, tuple([tuple(e.split(comp)) for e in body.split(el)])))
+        else:
+            out.append(Segment(tag, ()))
+    if not out:
+        raise EdifactSyntaxError("edifact-empty", "/", "no segments")
+    return tuple(out)
+
+
+def _check_piece(piece: str, tag: str, index: int) -> None:
+    if len(piece) > MAX_SEGMENT:
+        raise EdifactSyntaxError(
+            "edifact-segment-too-long",
+            "segment",
+            f"a segment ({_tag_preview(piece, 0)}) runs past {MAX_SEGMENT} characters without a terminator",
+        )
+    if not SEGMENT_TAG.fullmatch(tag):
+        raise EdifactSyntaxError(
+            "edifact-segment-tag", f"segment {index}", f"{tag!r} is not a segment tag (3 letters/digits)"
+        )
+    if len(_KNOWN_TAGS) < 1000:
+        _KNOWN_TAGS.add(tag)
+
+
+def _parse_pieces(pieces: list[str], tail: str, d: Delimiters, layout: list[str], una: bool) -> Interchange:
+    """The general path: whitespace between segments and released terminators."""
+    term, rel, el, comp = d.segment, d.release, d.element, d.component
     segments: list[Segment] = []
     canonical = not any(layout)
     pending = ""
-    tags = _KNOWN_TAGS
     for piece in pieces:
         if pending:
             piece = pending + term + piece
@@ -258,26 +322,13 @@ def _parse_split(text: str, pos: int, d: Delimiters, layout: list[str], una: boo
         elif segments:
             layout.append("")
         index = len(segments) + 1
-        if len(piece) > MAX_SEGMENT:
-            raise EdifactSyntaxError(
-                "edifact-segment-too-long",
-                "segment",
-                f"a segment ({_tag_preview(piece, 0)}) runs past {MAX_SEGMENT} characters without a terminator",
-            )
         if index > MAX_SEGMENTS:
             raise EdifactSyntaxError(
                 "edifact-too-many-segments", f"segment {index}", f"more than {MAX_SEGMENTS}"
             )
         tag = piece[:3]
-        if tag not in tags:
-            if not SEGMENT_TAG.fullmatch(tag):
-                raise EdifactSyntaxError(
-                    "edifact-segment-tag",
-                    f"segment {index}",
-                    f"{tag!r} is not a segment tag (3 letters/digits)",
-                )
-            if len(tags) < 1000:
-                tags.add(tag)
+        if tag not in _KNOWN_TAGS or len(piece) > MAX_SEGMENT:
+            _check_piece(piece, tag, index)
         if len(piece) > 3:
             if piece[3] != el:
                 raise EdifactSyntaxError(
@@ -370,36 +421,62 @@ _MARK = ("\ue000", "\ue001", "\ue002", "\ue003")
 # --------------------------------------------------------------------------------------------- writing
 def escape(value: str, d: Delimiters = DEFAULT) -> str:
     """Release the service characters in a value."""
-    if not any(c in value for c in (d.release, d.component, d.element, d.segment)):
-        return value
-    out = value.replace(d.release, d.release + d.release)
-    for c in (d.component, d.element, d.segment):
-        out = out.replace(c, d.release + c)
-    return out
+    return value.translate(_escapes(d))
+
+
+def _escapes(d: Delimiters) -> dict[int, str]:
+    table = _ESCAPES.get(d)
+    if table is None:
+        table = {ord(c): d.release + c for c in (d.release, d.component, d.element, d.segment)}
+        if len(_ESCAPES) < 16:
+            _ESCAPES[d] = table
+    return table
+
+
+_ESCAPES: dict[Delimiters, dict[int, str]] = {}  # a cache of translation tables, bounded
 
 
 def segment_text(s: Segment, d: Delimiters = DEFAULT) -> str:
     """One segment as text, terminator included (a UNO's payload is not text and not included)."""
     if not s.elements:
         return s.tag + d.segment
+    table = _escapes(d)
+    comp = d.component
     return (
         s.tag
         + d.element
-        + d.element.join(d.component.join(escape(c, d) for c in e) for e in s.elements)
+        + d.element.join(
+            [
+                comp.join(e).translate(table) if len(e) == 1 else comp.join([c.translate(table) for c in e])
+                for e in s.elements
+            ]
+        )
         + d.segment
     )
 
 
 def serialize(ic: Interchange) -> bytes:
-    """The interchange as bytes (ISO-8859-1); raises UnicodeEncodeError naming a character outside Latin-1."""
+    """The interchange as bytes (ISO-8859-1); raises UnicodeEncodeError naming a character outside Latin-1.
+
+    Values are joined with stand-in separators (characters Latin-1 text cannot hold) and the whole text is
+    escaped in one `str.translate`, which also turns the stand-ins into the real separators.
+    """
     d = ic.delimiters
+    table = {**_escapes(d), 0xE001: d.component, 0xE002: d.element, 0xE003: d.segment}
     layout = ic.layout
     parts: list[bytes] = []
+    text: list[str] = []
     li = 0
+
+    def flush() -> None:
+        if text:
+            parts.append("".join(text).translate(table).encode("latin-1"))
+            text.clear()
 
     def gap() -> None:
         nonlocal li
         if layout:
+            flush()
             parts.append(layout[li].encode("latin-1"))
         li += 1
 
@@ -408,8 +485,13 @@ def serialize(ic: Interchange) -> bytes:
         parts.append(d.una.encode("latin-1"))
         gap()
     for s in ic.segments:
-        parts.append(segment_text(s, d).encode("latin-1"))
+        if s.elements:
+            text.append(s.tag + "\ue002" + "\ue002".join(["\ue001".join(e) for e in s.elements]) + "\ue003")
+        else:
+            text.append(s.tag + "\ue003")
         if s.payload is not None:
+            flush()
             parts.append(s.payload)
         gap()
+    flush()
     return b"".join(parts)

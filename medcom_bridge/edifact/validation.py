@@ -29,11 +29,10 @@ from medcom_bridge.edifact.convert import (
     to_oioxml,
 )
 from medcom_bridge.edifact.ftx import COMPONENTS, KNOWN_FORMATS, MAX_LINE
-from medcom_bridge.edifact.syntax import EdifactSyntaxError, Interchange, Segment, parse
+from medcom_bridge.edifact.syntax import EdifactSyntaxError, Interchange, Segment, is_group, parse
 from medcom_bridge.findings import Finding, Report, error, warning
 from medcom_bridge.identifiers import gln_ok
 
-_GROUP = re.compile(r"S[0-9]{2}")
 # The segment groups of each message, in order (MedCom's DIS91 D9134L and BIN01 B0131X manuals).
 _GROUPS = {"dis91": ("S01", "S02", "S07", "S11", "S14"), "bin01": ("S01", "S02", "S07", "S11")}
 _REQUIRED_GROUPS = {"dis91": ("S01", "S02", "S07", "S11"), "bin01": ("S01", "S02", "S07")}
@@ -180,15 +179,11 @@ def _valid_date(date: str, time: str) -> bool:
 def _paths(segments: Sequence[Segment]) -> list[tuple[str, Segment]]:
     """Each segment of a message body with its path: `BGM`, `S01[2]/NAD`, `S14/FTX[3]`."""
     group_count: dict[str, int] = {}
-    totals: dict[str, int] = {}
-    for s in segments:
-        if _GROUP.fullmatch(s.tag):
-            totals[s.tag] = totals.get(s.tag, 0) + 1
     out: list[tuple[str, Segment]] = []
     prefix = ""
     in_group: dict[str, int] = {}
     for s in segments:
-        if _GROUP.fullmatch(s.tag):
+        if is_group(s.tag):
             group_count[s.tag] = group_count.get(s.tag, 0) + 1
             n = group_count[s.tag]
             prefix = s.tag if n == 1 else f"{s.tag}[{n}]"
@@ -225,7 +220,7 @@ def _message(kind: str, message: Sequence[Segment]) -> list[Finding]:
 
 def _groups(kind: str, body: Sequence[Segment]) -> list[Finding]:
     findings = []
-    tags = [s.tag for s in body if _GROUP.fullmatch(s.tag)]
+    tags = [s.tag for s in body if is_group(s.tag)]
     allowed = _GROUPS[kind]
     for t in sorted(set(tags)):
         if t not in allowed:
