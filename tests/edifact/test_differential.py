@@ -8,13 +8,19 @@ CI installs ruby and ruby-nokogiri (.ci/run); elsewhere the test is skipped when
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 
-from medcom_bridge.oioxml.model import AnyEmessage
+from medcom_bridge.edifact import edifact_twin
+from medcom_bridge.oioxml.codec import parse
+from medcom_bridge.oioxml.codec import serialize as serialize_xml
+from medcom_bridge.oioxml.model import AnyEmessage, ClinicalInformation
+from medcom_bridge.oioxml.text import SPACE, FormattedText, Node, Styled
 from tests.edifact import differential, oracle
 from tests.edifact.strategies import generate
+from tests.edifact.test_pairs import OIOXML
 
 CASES = 150
 
@@ -49,3 +55,23 @@ def test_the_harness_notices_a_difference(monkeypatch: pytest.MonkeyPatch) -> No
     outcome = differential.check(generated(3))
     assert outcome.counts["xml->edi disagree"] + outcome.counts["xml->edi oracle-crash"] == 3
     assert "UNZ+2+" in outcome.disagreements[0][2]
+
+
+def _with_text(*nodes: Node) -> AnyEmessage:
+    message = parse((OIOXML / "XDIS91_1_edifactconv_pair.xml").read_bytes())
+    body = dataclasses.replace(
+        message.body, clinical_information=(ClinicalInformation(FormattedText(nodes)),)
+    )
+    return dataclasses.replace(message, body=body)
+
+
+def test_where_we_deviate_medcoms_converter_loses_text_or_crashes() -> None:
+    """NOTES.md 1 and 2: MedCom's converter keeps only the last run of a paragraph, and crashes on a last line
+    of 70 UTF-8 bytes before another paragraph; we keep the text and write the line."""
+    lost = _with_text("foo", SPACE, "bar")
+    crash = _with_text("ø" + "x" * 68, Styled("Bold", ("fed",)))
+    answers = oracle.run("-e", [serialize_xml(lost), serialize_xml(crash)], processes=1)
+    assert b"FTX+NC+P00++bar" in answers[0].output and b"foo" not in answers[0].output
+    assert b"FTX+NC+P00++foo bar" in edifact_twin(lost)
+    assert answers[1].crashed and "NoMethodError" in answers[1].errors[0]
+    assert "FTX+NC+P00++ø" + "x" * 68 + "\\'" in edifact_twin(crash).decode("latin-1")
