@@ -780,7 +780,7 @@ def _read_reference(ftx: Segment) -> Reference:
     if qualifier == "SUP":
         return Reference(description, sup=True)
     size = ftx.value(4, 5)
-    if not size.isdigit():
+    if not size.isdigit() or not size.isascii():
         raise _refuse(Cause.STRUCTURE, "S14/FTX+BIN", f"object size {size!r} is not a number")
     return Reference(
         description,

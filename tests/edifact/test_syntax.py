@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medcom_bridge.edifact import oioxml_twin
 from medcom_bridge.edifact.convert import EdifactConversionError, to_edifact
 from medcom_bridge.edifact.syntax import (
     MAX_SEGMENT,
@@ -153,3 +155,31 @@ def test_generated_interchanges_round_trip(message: AnyEmessage) -> None:
     assert serialize(parse(data)) == data
     with_breaks = data.replace(b"'U", b"'\r\nU") if b"UNO+" not in data else data
     assert serialize(parse(with_breaks)) == with_breaks
+
+
+_SAMPLES = [
+    (Path(__file__).resolve().parents[2].parent / "shared/data/edifact" / name).read_bytes()
+    for name in (
+        "DIS91_2_edifactconv_pair.edi",
+        "BIN01_edifactconv_hello_world.edi",
+        "CTL02_1_edifactconv_pair.edi",
+    )
+]
+_VALUES = st.sampled_from(
+    ["", "X", "?", "99", "²", "000000", "ø" * 80, "UNT", "1:2", "+", "'", "\\\\", ".", "S14"]
+)
+
+
+@settings(max_examples=400)
+@given(st.integers(0, 2), st.integers(0, 10_000), st.integers(0, 10_000), _VALUES)
+def test_mutated_letters_give_findings_or_conversion_errors_never_other_exceptions(
+    sample: int, at: int, length: int, value: str
+) -> None:
+    data = _SAMPLES[sample]
+    start = at % len(data)
+    mutated = data[:start] + value.encode("latin-1") + data[start + length % 12 :]
+    validate_bytes(mutated)  # never raises
+    try:
+        oioxml_twin(mutated)
+    except (EdifactSyntaxError, EdifactConversionError):
+        pass
