@@ -1,9 +1,9 @@
 """Which kind of MedCom document a byte string is, and validating any of them.
 
 Kinds are the fixed names of `architecture.md` §3.1: carecommunication, acknowledgement, xdis91, xbin01,
-xctl01, xctl02, xctl03, vansenvelope. Detection looks only at the outermost structure (root element,
-namespace, the MessageHeader event code) so that a broken message is still routed to the validator that can
-say what is wrong with it.
+xctl01, xctl02, xctl03, vansenvelope, and the EDIFACT kinds dis91, bin01, ctl01, ctl02, ctl03. Detection
+looks only at the outermost structure (root element, namespace, the MessageHeader event code, the UNH message
+version) so that a broken message is still routed to the validator that can say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ KINDS = (
     "xctl02",
     "xctl03",
     "vansenvelope",
+    "dis91",
+    "bin01",
+    "ctl01",
+    "ctl02",
+    "ctl03",
 )
+EDIFACT_KINDS = KINDS[-5:]
 
 VANS_NS = "urn:oio:medcom:vans-envelope:1.0.4"
 
@@ -56,8 +62,12 @@ def detect_kind(data: bytes) -> str:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return _fhir_json_kind(data)
+    if head.startswith((b"UNA", b"UNB")):
+        from medcom_bridge.edifact.documents import edifact_kind
+
+        return edifact_kind(data)
     if not head.startswith(b"<") and not is_wide_unicode_xml(data):
-        raise UnknownKind("neither JSON (starts with '{') nor XML (starts with '<')")
+        raise UnknownKind("neither JSON (starts with '{'), XML (starts with '<') nor EDIFACT (UNA or UNB)")
     root = parse_xml(data)
     return kind_of_element(root)
 
@@ -141,6 +151,10 @@ def validate_as(kind: str, data: bytes) -> Report:
         from medcom_bridge.envelope.validation import validate_bytes as validate_envelope
 
         return validate_envelope(data)
+    if kind in EDIFACT_KINDS:
+        from medcom_bridge.edifact.validation import validate_bytes as validate_edifact
+
+        return validate_edifact(data)
     return Report("unknown", None, (error("kind-unknown", "/", f"unknown kind {kind!r}"),))
 
 
@@ -168,12 +182,18 @@ def render_document(data: bytes) -> str:
         from medcom_bridge.oioxml.render import render_xdis91_bytes
 
         return render_xdis91_bytes(data)
+    if kind == "dis91":
+        from medcom_bridge.edifact.documents import render_dis91
+
+        return render_dis91(data)
     if kind == "vansenvelope":
         from medcom_bridge.envelope.vans import read
 
         reading = read(data)
-        if reading.message is None or reading.payload_kind not in ("carecommunication", "xdis91"):
+        if reading.message is None or reading.payload_kind not in ("carecommunication", "xdis91", "dis91"):
             problem = reading.payload_problem or f"it carries {reading.payload_kind or 'no readable letter'}"
             raise NotRenderable(f"the VANSEnvelope holds nothing to render: {problem}")
         return render_document(reading.message.data)
-    raise NotRenderable(f"{kind} messages have no HTML view; render takes a CareCommunication or an XDIS91")
+    raise NotRenderable(
+        f"{kind} messages have no HTML view; render takes a CareCommunication, an XDIS91 or a DIS91"
+    )

@@ -43,7 +43,7 @@ def read_input(path: Path) -> bytes | None:
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(help="Message files: FHIR JSON/XML, OIOXML or VANSEnvelope.")
+        list[Path], typer.Argument(help="Message files: FHIR JSON/XML, OIOXML, EDIFACT or VANSEnvelope.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")] = False,
 ) -> None:
@@ -126,13 +126,16 @@ def convert(
     paths: Annotated[
         list[Path], typer.Argument(help="Messages, bare or in VANSEnvelopes (an XDIS91 with its XBIN01).")
     ],
-    to: Annotated[str, typer.Option("--to", help="carecommunication, xdis91, acknowledgement or xctl.")],
+    to: Annotated[
+        str, typer.Option("--to", help="carecommunication, xdis91, acknowledgement, xctl, edifact or oioxml.")
+    ],
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the converted VANSEnvelope files.")],
     fhir_format: Annotated[str, typer.Option("--fhir-format", help="json or xml.")] = "json",
     sor: Annotated[Path | None, typer.Option("--sor", help="Official SOR XML export (the register).")] = None,
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
 ) -> None:
-    """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)."""
+    """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)
+    and between OIOXML and EDIFACT (DIS91, BIN01, CTL01-03)."""
     from medcom_bridge.shell import convert as shell
 
     if to not in shell.TARGETS or fhir_format not in ("json", "xml"):

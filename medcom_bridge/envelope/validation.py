@@ -12,7 +12,13 @@ JSON contract keeps one meaning per field.
 from __future__ import annotations
 
 from medcom_bridge.documents import validate_as
-from medcom_bridge.envelope.vans import FHIR_NAME_PREFIXES, OIOXML_NAMES, VANS_VERSION, read
+from medcom_bridge.envelope.vans import (
+    EDIFACT_DOCUMENTS,
+    FHIR_NAME_PREFIXES,
+    OIOXML_NAMES,
+    VANS_VERSION,
+    read,
+)
 from medcom_bridge.findings import Finding, Report, error, information
 
 KIND = "vansenvelope"
@@ -33,7 +39,7 @@ def validate_bytes(data: bytes) -> Report:
                     "the payload cannot be validated: "
                     + (reading.payload_problem or "unknown content")
                     + "; supported payloads: "
-                    + ", ".join([*OIOXML_NAMES, *FHIR_NAME_PREFIXES]),
+                    + ", ".join([*OIOXML_NAMES, *EDIFACT_DOCUMENTS, *FHIR_NAME_PREFIXES]),
                 )
             )
         elif reading.payload_kind != KIND:

@@ -23,6 +23,7 @@ from typing import Literal
 from lxml import etree
 
 from medcom_bridge.documents import UnknownKind, detect_kind
+from medcom_bridge.edifact import ENVELOPE_DOCUMENT
 from medcom_bridge.fhir import canonical
 from medcom_bridge.findings import Finding, error, information, warning
 from medcom_bridge.privacy import scrub
@@ -52,6 +53,8 @@ OIOXML_NAMES = {
     "xctl02": "MCM:XCTL02",
     "xctl03": "MCM:XCTL03",
 }
+# Document/Name and Document/Version of each EDIFACT kind (Format EDIFACT; architecture.md §3.1).
+EDIFACT_DOCUMENTS = ENVELOPE_DOCUMENT
 # FHIR names are `<prefix>#<postfix>`: the SOR-EDI system code, then the category or response code.
 FHIR_NAME_PREFIXES = {"carecommunication": "MCM:FDIS91", "acknowledgement": "MCM:FCTL"}
 
@@ -226,6 +229,9 @@ def kind_for_name(name: str) -> str | None:
     for kind, known in OIOXML_NAMES.items():
         if name == known:
             return kind
+    for kind, (edifact_name, _) in EDIFACT_DOCUMENTS.items():
+        if name == edifact_name:
+            return kind
     prefix = name.partition("#")[0]
     for kind, known in FHIR_NAME_PREFIXES.items():
         if prefix == known:
@@ -243,6 +249,8 @@ def document_for(kind: str, payload: bytes) -> Document:
     path = f"{_ROOT}/Message/Data"
     if kind in OIOXML_NAMES:
         return Document("XML", OIOXML_NAMES[kind], _oioxml_version_code(payload, path), len(payload))
+    if kind in EDIFACT_DOCUMENTS:
+        return Document("EDIFACT", *EDIFACT_DOCUMENTS[kind], len(payload))
     if kind == "carecommunication":
         facts = _fhir_facts(payload, path)
         category = facts.category
@@ -280,7 +288,7 @@ def document_for(kind: str, payload: bytes) -> Document:
         "vans-payload-kind",
         path,
         f"cannot wrap a payload of kind {kind!r}; supported: "
-        + ", ".join([*OIOXML_NAMES, *FHIR_NAME_PREFIXES]),
+        + ", ".join([*OIOXML_NAMES, *EDIFACT_DOCUMENTS, *FHIR_NAME_PREFIXES]),
     )
 
 
@@ -1186,7 +1194,7 @@ class _Reader:
             expected = document_for(actual, data)
         except EnvelopeError:
             expected = None  # e.g. no category: the payload's own validator says what is missing
-        fmt = "HL7" if actual in FHIR_NAME_PREFIXES else "XML"
+        fmt = "HL7" if actual in FHIR_NAME_PREFIXES else "EDIFACT" if actual in EDIFACT_DOCUMENTS else "XML"
         if doc.format != fmt:
             self.err(
                 "vans-document-format", f"{doc_path}/Format", f"{doc.format!r} for a {actual}; use {fmt}"
@@ -1280,6 +1288,8 @@ class _Reader:
 def _expected_name(kind: str, data: bytes) -> str:
     if kind in OIOXML_NAMES:
         return OIOXML_NAMES[kind]
+    if kind in EDIFACT_DOCUMENTS:
+        return EDIFACT_DOCUMENTS[kind][0]
     if kind in FHIR_NAME_PREFIXES:
         try:
             return document_for(kind, data).name

@@ -22,7 +22,7 @@ from medcom_bridge.convert.context import Context, ConversionError
 from medcom_bridge.directory import Directory, StaticDirectory
 from medcom_bridge.findings import Finding, Report
 
-TARGETS = ("carecommunication", "xdis91", "acknowledgement", "xctl")
+TARGETS = ("carecommunication", "xdis91", "acknowledgement", "xctl", "edifact", "oioxml")
 _ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -118,8 +118,14 @@ def _ean(bundle: dict[str, Any], which: str) -> str:
 
 def convert(inputs: Sequence[Input], to: str, fhir_format: str, context: Context) -> Outcome:
     """Run the conversion the inputs and `--to` call for; problems are collected, never raised."""
+    from medcom_bridge.shell import edifact
+
     outcome = Outcome()
     try:
+        if edifact.handles(inputs, to):
+            edifact.convert(inputs, to, fhir_format, context, outcome)
+            return outcome
+        inputs = edifact.as_oioxml(inputs)  # DIS91/BIN01/CTL read as their OIOXML twins
         {
             "carecommunication": _to_carecommunication,
             "xdis91": _to_xdis91,
@@ -279,7 +285,7 @@ def write_outputs(
     outcome: Outcome, out_dir: Path, now: datetime, echo: Callable[[str], None]
 ) -> tuple[list[str], list[Finding]]:
     """Wrap each valid output in its own VANSEnvelope, write it, print its JSON line; return invalid ones."""
-    from medcom_bridge.envelope.vans import wrap
+    from medcom_bridge.envelope.vans import EnvelopeError, wrap
 
     problems: list[str] = []
     errors: list[Finding] = []
@@ -296,18 +302,22 @@ def write_outputs(
                 + ")"
             )
             continue
-        envelope = wrap(
-            out.payload,
-            sender_ean=out.sender_ean,
-            receiver_ean=out.receiver_ean,
-            envelope_id=str(uuid.uuid4()),
-            message_id=str(uuid.uuid4()),
-            sent=now,
-            kind=out.kind
-            if out.kind in ("carecommunication", "acknowledgement", "xdis91", "xbin01")
-            else None,
-        )
-        path = out_dir / f"{out.kind}-{out.letter_id}.xml"
+        try:
+            envelope = wrap(
+                out.payload,
+                sender_ean=out.sender_ean,
+                receiver_ean=out.receiver_ean,
+                envelope_id=str(uuid.uuid4()),
+                message_id=str(uuid.uuid4()),
+                sent=now,
+                kind=out.kind
+                if out.kind in ("carecommunication", "acknowledgement", "xdis91", "xbin01")
+                else None,
+            )
+        except EnvelopeError as exc:  # e.g. a location number with a wrong check digit in the source message
+            problems.append(f"{out.kind} {out.letter_id}: cannot wrap in a VANSEnvelope: {exc}")
+            continue
+        path = out_dir / f"{out.kind}-{out.letter_id}.xml"  # a VANSEnvelope is XML, whatever it carries
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(envelope)
         tmp.replace(path)
