@@ -10,6 +10,10 @@ Ids the hub keys on (for dedup, pairing and receipt correlation):
   MessageHeader.id and Bundle.id: exactly what an XCTL (OriginalEmessage) or an Acknowledgement
   (response.identifier) names, so `Output.envelope_id` of an OIOXML output is its OIOXML Envelope/Identifier.
 Every output is wrapped in a VANSEnvelope with new envelope and message ids.
+
+EDIFACT (DIS91, BIN01, CTL01-03) goes in and out through its OIOXML twin (`hub.edifact_leg`): its ids are the
+twin's, its conversions compose the OIOXML <-> FHIR conversion with MedCom's EDIFACT <-> OIOXML conversion,
+and its receipts use the same tables.
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ from medcom_bridge.convert.context import Context, ConversionError
 from medcom_bridge.convert.correlation import CorrelationRecord
 from medcom_bridge.directory import Directory
 from medcom_bridge.documents import validate_as
+from medcom_bridge.edifact import EdifactConversionError
 from medcom_bridge.envelope import vans
-from medcom_bridge.findings import Finding, error, information
+from medcom_bridge.findings import Finding, Report, error, information
+from medcom_bridge.hub import edifact_leg
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
+from medcom_bridge.hub.flow import Route
 from medcom_bridge.hub.pipeline import (
+    EDIFACT_KINDS,
+    FHIR_KINDS,
     ConversionOutcome,
     Decision,
     IdFactory,
@@ -41,17 +50,19 @@ from medcom_bridge.hub.pipeline import (
 )
 from medcom_bridge.hub.store import Correlation
 from medcom_bridge.identifiers import gln_ok
-from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT
+from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT, AnyEmessage
 from medcom_bridge.oioxml.receipts import REFUSE_TEXT_MAX
 from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
 
-FHIR_KINDS = frozenset({"carecommunication", "acknowledgement"})
 OIOXML_LETTERS = frozenset({"xdis91", "xbin01"})
 XCTL_KINDS = frozenset({"xctl01", "xctl02", "xctl03"})
 #: Route reasons start with this in the trace and the refuse text (the cause itself is `RejectCause.ROUTE`).
 REGISTER_PREFIX = "register: "
 #: Stored with the correlation record: did the XDIS91 ask for a positive receipt (pluspositivkvitt)?
 POSITIVE_RECEIPT_KEY = "hub_positive_receipt_requested"
+#: Stored with the correlation record of a flow to or from EDIFACT: its route (the receipts take it back).
+ROUTE_KEY = "hub_route"
+_TWIN_ROUTES = frozenset({Route.OIOXML_TO_EDIFACT.value, Route.EDIFACT_TO_OIOXML.value})
 #: One EDIFACT FTX segment (5 x 70): the longest refuse text every receiver can show.
 #: The hub's own text in a negative receipt for input it rejects (reason follows).
 REJECTED_TEXT = "Meddelelsen er afvist af konverteringsløsningen"
@@ -122,9 +133,12 @@ class EnvelopeIdentifier:
                     "a party sends from its own out/ folder",
                 )
             )
-        ids, problems = _read_ids(kind, payload)
-        findings += problems
-        report = validate_as(kind, payload)
+        if kind in EDIFACT_KINDS:
+            ids, report = _edifact_ids(kind, payload)
+        else:
+            ids, problems = _read_ids(kind, payload)
+            findings += problems
+            report = validate_as(kind, payload)
         findings += [f for f in report.findings if f.severity != "information"]
         return Inbound(
             kind=kind,
@@ -229,6 +243,26 @@ def _oioxml_ids(kind: str, payload: bytes) -> _Ids:
     raise ValueError(f"a {type(body).__name__} is not handled by the hub")
 
 
+def _edifact_ids(kind: str, payload: bytes) -> tuple[_Ids, Report]:
+    """The ids of a DIS91/BIN01/CTL (its OIOXML twin's) and the validator's report, from one parse."""
+    facts, report = edifact_leg.identify(kind, payload)
+    if facts is None:
+        return _Ids(), report
+    common = (facts.letter_id or None, facts.envelope_id or None, facts.version or report.version)
+    acknowledged = facts.acknowledges
+    if acknowledged is None:
+        objects = tuple(normalise_object_id(o) for o in facts.referenced_objects + facts.contained_objects)
+        return _Ids(*common, objects, receipt_requested=facts.ack_requested), report
+    return _Ids(
+        *common,
+        acknowledges=acknowledged.letter_ids[0] if acknowledged.letter_ids else None,
+        acknowledges_envelope=acknowledged.envelope_id or None,
+        receipt=ReceiptVerdict.POSITIVE if acknowledged.positive else ReceiptVerdict.NEGATIVE,
+        receipt_code=kind,
+        receipt_requested=False,
+    ), report
+
+
 def _fhir_ids(kind: str, payload: bytes) -> _Ids:
     from medcom_bridge.fhir.codec import parse
 
@@ -268,7 +302,8 @@ def _str(value: object) -> str | None:
 
 
 class RegisterRouter:
-    """`Router`: use case R1 from SOR-EDI (`registry.routing.decide`); the register's reason is kept."""
+    """`Router`: use case R1 from SOR-EDI (`registry.routing.decide`); the register's reason is kept. Every
+    pair of formats is converted (EDIFACT as a VANS converts it)."""
 
     def __init__(self, register: Capable, referral_hubs: Iterable[str] = ()) -> None:
         self.register = register
@@ -283,64 +318,74 @@ class RegisterRouter:
         if decision.target_format is None:
             return RouteOutcome(None, f"{REGISTER_PREFIX}{decision.reason}")
         reason = f"{REGISTER_PREFIX}{decision.reason}"
-        source, target = decision.source_format, decision.target_format
-        if not decision.convert:
-            return RouteOutcome(Decision.PASS_THROUGH, reason, referral, decision.xbin01_approved)
-        if source == "oioxml" and target == "fhir":
-            return RouteOutcome(Decision.TO_FHIR, reason, referral, decision.xbin01_approved)
-        if source == "fhir" and target == "oioxml":
-            return RouteOutcome(Decision.TO_OIOXML, reason, referral, decision.xbin01_approved)
-        if {source, target} == {"oioxml", "edifact"}:
-            # XML <-> EDIFACT is the VANS providers' own conversion (use cases §3, step 1): deliver the XML.
-            return RouteOutcome(
-                Decision.PASS_THROUGH,
-                f"{reason} (XML/EDIFACT is converted by the VANS network)",
-                referral,
-                decision.xbin01_approved,
-            )
-        return RouteOutcome(
-            None,
-            f"{reason}; conversion {source} -> {target} is not supported by this hub (only OIOXML <-> FHIR)",
-        )
+        target = _DECISION[decision.target_format] if decision.convert else Decision.PASS_THROUGH
+        return RouteOutcome(target, reason, referral, decision.xbin01_approved)
+
+
+_DECISION = {"fhir": Decision.TO_FHIR, "oioxml": Decision.TO_OIOXML, "edifact": Decision.TO_EDIFACT}
 
 
 # -------------------------------------------------------------------------------------------------- convert
 
 
 class HubConverter:
-    """`Converter`: S1/S2 with `convert/`, S3/S4 receipts with the stored correlation record (§6)."""
+    """`Converter`: S1/S2 with `convert/`, S3/S4 receipts with the stored correlation record (§6). EDIFACT
+    flows compose that with the EDIFACT twin (`edifact_leg`): DIS91 (+ BIN01) -> models -> CareCommunication,
+    CareCommunication -> models -> DIS91 (+ BIN01), and one message at a time between OIOXML and EDIFACT."""
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
 
     def convert(
-        self, flow_id: str, parts: Sequence[Part], *, now: datetime, new_id: IdFactory
+        self,
+        flow_id: str,
+        parts: Sequence[Part],
+        *,
+        now: datetime,
+        new_id: IdFactory,
+        route: Route | None = None,
     ) -> ConversionOutcome:
         context = context_for(self.directory, new_id)
         try:
             kinds = {p.inbound.kind for p in parts}
+            if route in (Route.OIOXML_TO_EDIFACT, Route.EDIFACT_TO_OIOXML):
+                return self._twin(parts, route, now, new_id)
             if "carecommunication" in kinds:
-                return self._to_oioxml(flow_id, parts, now, new_id, context)
-            if "xdis91" in kinds:
-                return self._to_fhir(flow_id, parts, now, new_id, context)
+                return self._from_fhir(flow_id, parts, now, new_id, context, route)
+            if kinds & {"xdis91", "dis91"}:
+                return self._to_fhir(flow_id, parts, now, new_id, context, route)
             return ConversionOutcome(
                 findings=(error("hub-convert-input", "flow", f"nothing to convert in {sorted(kinds)}"),)
             )
         except ConversionError as exc:
             return ConversionOutcome(findings=(exc.finding(),))
+        except EdifactConversionError as exc:
+            return ConversionOutcome(findings=(edifact_leg.refusal(exc),))
         except (vans.EnvelopeError, ValueError) as exc:
             return ConversionOutcome(findings=(error("hub-convert-input", "flow", str(exc)[:300]),))
 
     def _to_fhir(
-        self, flow_id: str, parts: Sequence[Part], now: datetime, new_id: IdFactory, context: Context
+        self,
+        flow_id: str,
+        parts: Sequence[Part],
+        now: datetime,
+        new_id: IdFactory,
+        context: Context,
+        route: Route | None,
     ) -> ConversionOutcome:
+        """S1: XDIS91 (+ XBIN01), or the twins of DIS91 (+ BIN01), -> one CareCommunication."""
         from medcom_bridge.convert.oioxml_to_fhir import xdis91_to_carecommunication
         from medcom_bridge.fhir.codec import to_json
-        from medcom_bridge.oioxml.codec import parse_xbin01, parse_xdis91
 
-        letter = next(p for p in parts if p.inbound.kind == "xdis91")
-        xdis91 = parse_xdis91(_unwrap(letter.data).payload)
-        xbin01 = [parse_xbin01(_unwrap(p.data).payload) for p in parts if p.inbound.kind == "xbin01"]
+        letter = next(p for p in parts if p.inbound.kind in ("xdis91", "dis91"))
+        xdis91 = edifact_leg.clinical(
+            edifact_leg.read_twin(letter.inbound.kind, _unwrap(letter.data).payload)
+        )
+        xbin01 = [
+            edifact_leg.binary(edifact_leg.read_twin(p.inbound.kind, _unwrap(p.data).payload))
+            for p in parts
+            if p.inbound.kind in ("xbin01", "bin01")
+        ]
         result = xdis91_to_carecommunication(xdis91, xbin01, context=context)
         bundle = result.bundle
         header_id = str(bundle["entry"][0]["resource"]["id"])
@@ -351,7 +396,10 @@ class HubConverter:
         data = _wrap(to_json(bundle), sender, receiver, now, new_id, "carecommunication")
         output = Output(receiver, data, "carecommunication", str(bundle["id"]), header_id)
         record = result.correlation
-        extra = {POSITIVE_RECEIPT_KEY: xdis91.envelope.acknowledgement_code == PLUS_POSITIVE_RECEIPT}
+        extra = {
+            POSITIVE_RECEIPT_KEY: xdis91.envelope.acknowledgement_code == PLUS_POSITIVE_RECEIPT,
+            **_route_fact(route),
+        }
         return ConversionOutcome(
             (output,),
             _correlations(flow_id, record),
@@ -360,18 +408,42 @@ class HubConverter:
             _record_bytes(record, extra),
         )
 
-    def _to_oioxml(
-        self, flow_id: str, parts: Sequence[Part], now: datetime, new_id: IdFactory, context: Context
+    def _from_fhir(
+        self,
+        flow_id: str,
+        parts: Sequence[Part],
+        now: datetime,
+        new_id: IdFactory,
+        context: Context,
+        route: Route | None,
     ) -> ConversionOutcome:
-        from medcom_bridge.convert.fhir_to_oioxml import convert_carecommunication
+        """S2: a CareCommunication -> XDIS91 + XBIN01 (schema-checked), or their EDIFACT twins DIS91 + BIN01
+        (checked by our EDIFACT validator) for an EDIFACT-only receiver."""
+        from medcom_bridge.convert.fhir_to_oioxml import (
+            carecommunication_to_oioxml,
+            convert_carecommunication,
+        )
         from medcom_bridge.fhir.codec import parse
 
         letter = next(p for p in parts if p.inbound.kind == "carecommunication")
         bundle, _ = parse(_unwrap(letter.data).payload)
-        result = convert_carecommunication(bundle, context=context)
-        findings = tuple(result.report.findings) + tuple(f for o in result.outputs for f in o.report.findings)
-        record = result.correlation
-        if record is None or not result.outputs or any(not o.report.valid for o in result.outputs):
+        if route is Route.FHIR_TO_EDIFACT:
+            messages = carecommunication_to_oioxml(bundle, context=context)
+            record: CorrelationRecord | None = messages.correlation
+            models: list[AnyEmessage] = [messages.xdis91, *messages.xbin01]
+            written = [edifact_leg.to_edifact_message(m) for m in models]
+            findings = tuple(messages.findings) + tuple(f for w in written for f in w.report.findings)
+            valid = all(w.report.valid for w in written)
+        else:
+            result = convert_carecommunication(bundle, context=context)
+            record = result.correlation
+            written = [
+                edifact_leg.Written(o.data, o.kind, o.envelope_id, o.letter_id, o.report)
+                for o in result.outputs
+            ]
+            findings = tuple(result.report.findings) + tuple(f for o in written for f in o.report.findings)
+            valid = all(o.report.valid for o in written)
+        if record is None or not written or not valid:
             return ConversionOutcome(findings=findings or (error("hub-convert", "flow", "no output"),))
         sender, receiver = record.xdis91.sender_ean, record.xdis91.receiver_ean
         outputs = tuple(
@@ -382,11 +454,39 @@ class HubConverter:
                 out.envelope_id,
                 out.letter_id,
             )
-            for out in result.outputs
+            for out in written
         )
         return ConversionOutcome(
-            outputs, _correlations(flow_id, record), findings, record.bundle_id, _record_bytes(record)
+            outputs,
+            _correlations(flow_id, record),
+            findings,
+            record.bundle_id,
+            _record_bytes(record, _route_fact(route)),
         )
+
+    def _twin(
+        self, parts: Sequence[Part], route: Route, now: datetime, new_id: IdFactory
+    ) -> ConversionOutcome:
+        """XDIS91/XBIN01 <-> DIS91/BIN01, one message per flow, as a VANS converts them."""
+        part = next((p for p in parts if p.inbound.kind not in FHIR_KINDS), None)
+        if part is None:
+            return ConversionOutcome(findings=(error("hub-convert-input", "flow", "no message to convert"),))
+        envelope = _unwrap(part.data)
+        if route is Route.OIOXML_TO_EDIFACT:
+            from medcom_bridge.oioxml.codec import parse
+
+            message = parse(envelope.payload)
+            written = edifact_leg.to_edifact_message(message)
+        else:
+            message, written = edifact_leg.to_oioxml_message(envelope.payload)
+        if not written.report.valid:
+            return ConversionOutcome(findings=written.report.findings)
+        sender, receiver = envelope.sender.value, envelope.receiver.value
+        data = _wrap(written.data, sender, receiver, now, new_id, written.kind)
+        output = Output(receiver, data, written.kind, written.envelope_id, written.letter_id)
+        requested = message.envelope.acknowledgement_code == PLUS_POSITIVE_RECEIPT
+        record = json.dumps({ROUTE_KEY: route.value, POSITIVE_RECEIPT_KEY: requested}).encode()
+        return ConversionOutcome((output,), (), written.report.findings, None, record)
 
     def answer(
         self,
@@ -403,18 +503,24 @@ class HubConverter:
                 findings=(error("hub-correlation-missing", "flow", "no correlation record stored"),)
             )
         stored = json.loads(record)
-        correlation = CorrelationRecord.from_json(stored)
+        route = stored.get(ROUTE_KEY)
         context = context_for(self.directory, new_id)
         try:
+            if route in _TWIN_ROUTES:
+                return _receipt_twin(receipts, now, new_id)
+            correlation = CorrelationRecord.from_json(stored)
             if correlation.direction == "fhir-to-oioxml":
                 return self._to_acknowledgement(receipts, correlation, now, new_id, context)
-            outcome = self._to_xctl(receipts, correlation, now, new_id, context)
+            edifact = route == Route.EDIFACT_TO_FHIR.value
+            outcome = self._to_xctl(receipts, correlation, now, new_id, context, edifact=edifact)
             if outcome.verdict is ReceiptVerdict.POSITIVE and not stored.get(POSITIVE_RECEIPT_KEY, True):
                 # minuspositivkvitt: the OIOXML sender asked for no positive receipt (negative ones always go).
                 return replace(outcome, outputs=())
             return outcome
         except ConversionError as exc:
             return ReceiptOutcome(findings=(exc.finding(),))
+        except EdifactConversionError as exc:
+            return ReceiptOutcome(findings=(edifact_leg.refusal(exc),))
         except (vans.EnvelopeError, ValueError) as exc:
             return ReceiptOutcome(findings=(error("hub-receipt-input", "receipt", str(exc)[:300]),))
 
@@ -426,23 +532,22 @@ class HubConverter:
         new_id: IdFactory,
         context: Context,
     ) -> ReceiptOutcome:
-        """Table 4: the receiver's XCTL for the XDIS91 and for each XBIN01 -> one Acknowledgement."""
+        """Table 4: the receiver's XCTL (or CTL, read as its XCTL twin) for the XDIS91 and for each XBIN01 ->
+        one Acknowledgement."""
         from medcom_bridge.convert.receipts import xctl_to_acknowledgement
         from medcom_bridge.fhir.codec import to_json
-        from medcom_bridge.oioxml.codec import parse
-        from medcom_bridge.oioxml.model import NegativeReceipt, NegativeVansReceipt, PositiveReceipt
 
         by_letter: dict[tuple[str, str], Any] = {}
         ignored: list[Finding] = []
         for part in receipts:  # oldest first: a later receipt for the same letter wins
-            if part.inbound.kind not in XCTL_KINDS:
+            if part.inbound.kind not in XCTL_KINDS | edifact_leg.CTL_KINDS:
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not an XCTL; ignored"))
                 continue
-            receipt = parse(_unwrap(part.data).payload)
-            if not isinstance(receipt.body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt):
+            receipt = edifact_leg.read_twin(part.inbound.kind, _unwrap(part.data).payload)
+            if not edifact_leg.is_receipt(receipt):
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not a receipt; ignored"))
                 continue
-            original = receipt.body.original_emessage
+            original = receipt.body.original_emessage  # type: ignore[union-attr]  # a receipt, checked above
             named = {ol.original_letter_identifier for ol in original.original_letter}
             for letter in correlation.letters:
                 if original.original_envelope_identifier == letter.envelope_id or letter.letter_id in named:
@@ -473,10 +578,14 @@ class HubConverter:
         now: datetime,
         new_id: IdFactory,
         context: Context,
+        *,
+        edifact: bool = False,
     ) -> ReceiptOutcome:
-        """Table 3: the receiver's Acknowledgement -> an XCTL for the XDIS91 and one for each XBIN01."""
+        """Table 3: the receiver's Acknowledgement -> an XCTL for the XDIS91 and one for each XBIN01; for an
+        EDIFACT sender (`edifact`) their CTL twins."""
         from medcom_bridge.convert.receipts import acknowledgement_to_xctl
         from medcom_bridge.fhir.codec import parse
+        from medcom_bridge.oioxml.codec import parse as parse_oioxml
 
         acks = [p for p in receipts if p.inbound.kind == "acknowledgement"]
         if not acks:
@@ -485,6 +594,15 @@ class HubConverter:
             )
         ack, _ = parse(_unwrap(acks[-1].data).payload)
         result = acknowledgement_to_xctl(ack, correlation, context=context)
+        written = [
+            edifact_leg.Written(o.data, o.kind, o.envelope_id, o.letter_id, o.report) for o in result.outputs
+        ]
+        findings = tuple(result.report.findings)
+        if edifact:
+            written = [edifact_leg.to_edifact_message(parse_oioxml(w.data)) for w in written]
+            findings += tuple(f for w in written for f in w.report.findings)
+            if not all(w.report.valid for w in written):
+                return ReceiptOutcome(findings=findings)
         outputs = tuple(
             Output(
                 letter.sender_ean,
@@ -494,11 +612,42 @@ class HubConverter:
                 out.letter_id,
                 "answer",
             )
-            for out, letter in zip(result.outputs, correlation.letters, strict=True)
+            for out, letter in zip(written, correlation.letters, strict=True)
         )
         code = _header(ack).get("response", {}).get("code")
         verdict = ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE
-        return ReceiptOutcome(outputs, True, verdict, tuple(result.report.findings))
+        return ReceiptOutcome(outputs, True, verdict, findings)
+
+
+def _receipt_twin(receipts: Sequence[Part], now: datetime, new_id: IdFactory) -> ReceiptOutcome:
+    """A flow converted message by message between OIOXML and EDIFACT: its receipt (the one just taken, the
+    last) goes back as its twin, XCTL0n <-> CTL0n, from the receiver to the sender."""
+    part = receipts[-1]
+    kind = part.inbound.kind
+    envelope = _unwrap(part.data)
+    if kind in edifact_leg.CTL_KINDS:
+        receipt, written = edifact_leg.to_oioxml_message(envelope.payload)
+    elif kind in XCTL_KINDS:
+        from medcom_bridge.oioxml.codec import parse
+
+        receipt = parse(envelope.payload)
+        written = edifact_leg.to_edifact_message(receipt)
+    else:
+        return ReceiptOutcome(
+            findings=(information("hub-receipt-kind", kind, "not an XCTL or CTL; ignored"),)
+        )
+    if not written.report.valid:
+        return ReceiptOutcome(findings=written.report.findings)
+    sender, receiver = envelope.sender.value, envelope.receiver.value
+    data = _wrap(written.data, sender, receiver, now, new_id, written.kind)
+    output = Output(receiver, data, written.kind, written.envelope_id, written.letter_id, "answer")
+    verdict = ReceiptVerdict.POSITIVE if edifact_leg.is_positive(receipt) else ReceiptVerdict.NEGATIVE
+    return ReceiptOutcome((output,), True, verdict, written.report.findings)
+
+
+def _route_fact(route: Route | None) -> dict[str, str]:
+    """The route kept with the correlation record, for flows whose receipts go back in EDIFACT or from it."""
+    return {ROUTE_KEY: route.value} if route in (Route.FHIR_TO_EDIFACT, Route.EDIFACT_TO_FHIR) else {}
 
 
 def _correlations(flow_id: str, record: CorrelationRecord | None) -> tuple[Correlation, ...]:
@@ -533,7 +682,9 @@ def _wrap(
         envelope_id=new_id(),
         message_id=new_id(),
         sent=now,
-        kind=kind if kind in vans.OIOXML_NAMES or kind in vans.FHIR_NAME_PREFIXES else None,
+        kind=kind
+        if kind in vans.OIOXML_NAMES or kind in vans.EDIFACT_DOCUMENTS or kind in vans.FHIR_NAME_PREFIXES
+        else None,
     )
 
 
@@ -567,8 +718,8 @@ class ReceiptAnswers:
         ours = inbound.receiver_gln if inbound is not None else _receiver_of(reading)
         if ours is not None and not gln_ok(ours):
             ours = None  # a mistyped ReceiverID: the letter's own receiver answers, if the payload names one
-        if kind in OIOXML_LETTERS:
-            return _xctl01(payload, cause, reason, mailbox, ours, now, new_id)
+        if kind in OIOXML_LETTERS | edifact_leg.EDIFACT_LETTERS:
+            return _xctl01(kind, payload, cause, reason, mailbox, ours, now, new_id)
         if kind == "carecommunication":
             return _fatal_ack(payload, cause, reason, mailbox, ours, now, new_id)
         return None
@@ -602,6 +753,7 @@ def _refusal(cause: RejectCause, reason: str) -> tuple[str, str]:
 
 
 def _xctl01(
+    kind: str,
     payload: bytes,
     cause: RejectCause,
     reason: str,
@@ -610,11 +762,13 @@ def _xctl01(
     now: datetime,
     new_id: IdFactory,
 ) -> Output | None:
+    """XCTL01 for a refused XDIS91/XBIN01; its twin CTL01 for a refused DIS91/BIN01."""
     from medcom_bridge.convert.rules import DANISH_TIME
     from medcom_bridge.oioxml.codec import serialize
     from medcom_bridge.oioxml.receipts import negative_vans_receipt, peek_original
 
-    facts = peek_original(payload)
+    edifact = kind in edifact_leg.EDIFACT_LETTERS
+    facts = edifact_leg.original_facts(payload) if edifact else peek_original(payload)
     if facts is None:
         return None
     code, text = _refusal(cause, reason)
@@ -631,8 +785,13 @@ def _xctl01(
     sender = ours or facts.receiver_ean
     if not sender or not gln_ok(sender):
         return None
-    data = _wrap(serialize(receipt), sender, mailbox, now, new_id, "xctl01")
-    return Output(mailbox, data, "xctl01", envelope_id, letter_id, "negative_receipt")
+    if edifact:
+        written = edifact_leg.to_edifact_message(receipt)
+        payload_out, kind_out = written.data, written.kind
+    else:
+        payload_out, kind_out = serialize(receipt), "xctl01"
+    data = _wrap(payload_out, sender, mailbox, now, new_id, kind_out)
+    return Output(mailbox, data, kind_out, envelope_id, letter_id, "negative_receipt")
 
 
 def _fatal_ack(

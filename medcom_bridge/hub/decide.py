@@ -16,10 +16,23 @@ from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.dedup import Verdict
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.flow import Event, Flow, ImpossibleTransition, Route, State, step
-from medcom_bridge.hub.pipeline import ATTACHMENT_KINDS, Decision, Inbound, RouteOutcome
+from medcom_bridge.hub.pipeline import ATTACHMENT_KINDS, Decision, Inbound, RouteOutcome, format_of
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # transitions are tried for admissibility only; time is irrelevant
-PAIRING_KINDS = frozenset({"xdis91", "xbin01"})
+PAIRED_LETTER_KINDS = frozenset({"xdis91", "dis91"})
+"""Letters whose attachments travel as a message of their own (XBIN01, BIN01), paired for a FHIR receiver."""
+PAIRING_KINDS = PAIRED_LETTER_KINDS | ATTACHMENT_KINDS
+#: What each target format is converted from (R1); anything else for that target cannot be routed.
+CONVERTIBLE: dict[str, frozenset[str]] = {
+    "fhir": frozenset({"xdis91", "xbin01", "dis91", "bin01"}),
+    "oioxml": frozenset({"carecommunication", "dis91", "bin01"}),
+    "edifact": frozenset({"carecommunication", "xdis91", "xbin01"}),
+}
+_CONVERT_EVENT = {
+    "fhir": Event.CONVERT_TO_FHIR,
+    "oioxml": Event.CONVERT_TO_OIOXML,
+    "edifact": Event.CONVERT_TO_EDIFACT,
+}
 PARTNER_EVENTS = frozenset(
     {Event.LETTER_ARRIVED, Event.LETTER_INVALID, Event.ATTACHMENT_ARRIVED, Event.ATTACHMENT_INVALID}
 )
@@ -34,6 +47,8 @@ class Outcome:
     cause: RejectCause | None = None
     rule: str | None = None
     """The rule id behind a refusal (the first error finding), for statistics and the operator."""
+    route: Route | None = None
+    """The flow's direction, for the events that route a flow (`flow.ROUTES_OF`); None for the others."""
 
     @property
     def trace_cause(self) -> str | None:
@@ -45,7 +60,11 @@ def letter(inbound: Inbound, verdict: Verdict, route: RouteOutcome, partner: Flo
     XDIS91/XBIN01 partner if one was found. A partner whose flow takes no partner any more (closed, say) is
     ignored: the message then starts a flow of its own (`joins_partner` is false)."""
     outcome = _letter(inbound, verdict, route, partner is not None)
-    if partner is not None and outcome.event in PARTNER_EVENTS and not allows(partner, outcome.event):
+    if (
+        partner is not None
+        and outcome.event in PARTNER_EVENTS
+        and not allows(partner, outcome.event, outcome.route)
+    ):
         return _letter(inbound, verdict, route, False)
     return outcome
 
@@ -62,9 +81,11 @@ def _letter(inbound: Inbound, verdict: Verdict, route: RouteOutcome, has_partner
             RejectCause.ENVELOPE_REUSED,
         )
     pairing = inbound.kind in PAIRING_KINDS
-    to_fhir = route.decision is Decision.TO_FHIR and not (
-        route.referral_hub and inbound.kind in ATTACHMENT_KINDS
-    )
+    target = route.decision.target if route.decision is not None else None
+    referral_attachment = route.referral_hub and inbound.kind in ATTACHMENT_KINDS
+    to_fhir = target == "fhir" and not referral_attachment
+    direction = Route.between(format_of(inbound.kind), target) if target else None
+    letter = inbound.kind in PAIRED_LETTER_KINDS
     if not inbound.valid:
         first = next((f for f in inbound.findings if f.severity == "error"), None)
         rule = first.rule if first else None
@@ -72,37 +93,42 @@ def _letter(inbound: Inbound, verdict: Verdict, route: RouteOutcome, has_partner
             RejectCause.SENDER_MAILBOX if rule == RejectCause.SENDER_MAILBOX.value else RejectCause.INVALID
         )
         if pairing and (has_partner or to_fhir):
-            event = Event.LETTER_INVALID if inbound.kind == "xdis91" else Event.ATTACHMENT_INVALID
-            return Outcome(event, inbound.first_error, cause, rule)
+            event = Event.LETTER_INVALID if letter else Event.ATTACHMENT_INVALID
+            return Outcome(event, inbound.first_error, cause, rule, direction if to_fhir else None)
         return Outcome(Event.INPUT_INVALID, inbound.first_error, cause, rule)
     if route.decision is None:
         return Outcome(
             Event.ROUTE_FAILED, route.reason or "register: the receiver cannot be routed", RejectCause.ROUTE
         )
     why = route.reason  # the register's reason is kept in the flow's events (R1)
-    if route.decision is Decision.PASS_THROUGH or (inbound.kind in ATTACHMENT_KINDS and route.referral_hub):
+    if target is None or (referral_attachment and target == "fhir"):
         note = "referral hub (DNHF): no pairing wait" if route.referral_hub else None
-        return Outcome(Event.PASS_THROUGH, _join(note, why))
-    if route.decision is Decision.TO_OIOXML and inbound.kind == "carecommunication":
-        note = None if route.xbin01_approved else "receiver not approved for XBIN01 (R1.A1): converted anyway"
-        return Outcome(Event.CONVERT_TO_OIOXML, _join(note, why))
-    if route.decision is Decision.TO_FHIR and inbound.kind == "xdis91":
+        return Outcome(Event.PASS_THROUGH, _join(note, why), route=Route.PASS_THROUGH)
+    if inbound.kind not in CONVERTIBLE[target]:
+        return Outcome(
+            Event.ROUTE_FAILED,
+            f"route {route.decision.value} does not apply to {inbound.kind}",
+            RejectCause.ROUTE,
+        )
+    if target == "fhir" and letter:
         if has_partner:
-            return Outcome(Event.LETTER_ARRIVED, why)
-        return Outcome(Event.AWAIT_ATTACHMENT if inbound.attachment_ids else Event.CONVERT_TO_FHIR, why)
-    if route.decision is Decision.TO_FHIR and inbound.kind == "xbin01":
-        return Outcome(Event.ATTACHMENT_ARRIVED if has_partner else Event.AWAIT_LETTER, why)
-    return Outcome(
-        Event.ROUTE_FAILED,
-        f"route {route.decision.value} does not apply to {inbound.kind}",
-        RejectCause.ROUTE,
-    )
+            return Outcome(Event.LETTER_ARRIVED, why, route=direction)
+        event = Event.AWAIT_ATTACHMENT if inbound.attachment_ids else Event.CONVERT_TO_FHIR
+        return Outcome(event, why, route=direction)
+    if target == "fhir":
+        return Outcome(Event.ATTACHMENT_ARRIVED if has_partner else Event.AWAIT_LETTER, why, route=direction)
+    note = None
+    if inbound.kind == "carecommunication" and target == "oioxml" and not route.xbin01_approved:
+        note = "receiver not approved for XBIN01 (R1.A1): converted anyway"
+    return Outcome(_CONVERT_EVENT[target], _join(note, why), route=direction)
 
 
 def expects_receipt(inbound: Inbound, route: RouteOutcome) -> bool:
     """A FHIR receiver acknowledges every message, so a letter converted to FHIR always awaits its receipt,
     even when the XDIS91 asked for no positive one (the converter then sends no XCTL03, only negatives)."""
-    return inbound.receipt_requested or (route.decision is Decision.TO_FHIR and inbound.kind == "xdis91")
+    return inbound.receipt_requested or (
+        route.decision is Decision.TO_FHIR and inbound.kind in PAIRED_LETTER_KINDS
+    )
 
 
 class ReceiptPath:
@@ -148,9 +174,9 @@ def delivery_event(flow: Flow, *, still_pending: bool, receipt_expected: bool) -
     return Event.DELIVERED if receipt_expected and flow.has_letter else Event.DELIVERED_NO_RECEIPT
 
 
-def allows(flow: Flow, event: Event) -> bool:
+def allows(flow: Flow, event: Event, route: Route | None = None) -> bool:
     try:
-        step(flow, event, _EPOCH)
+        step(flow, event, _EPOCH, route)
     except ImpossibleTransition:
         return False
     return True

@@ -63,6 +63,8 @@ class Cause:
     answer_outputs: tuple[Output, ...] = ()
     quarantined: bool = False
     """The spool already moved the original to quarantine (a link, FIFO, device or oversized file)."""
+    route: Route | None = None
+    """The direction a routing decision chose (`decide.Outcome.route`); None: the event's default."""
 
     def with_answers(self, outputs: tuple[Output, ...]) -> Cause:
         return replace(self, answer_outputs=outputs)
@@ -73,12 +75,12 @@ NO_NOTE = Note()
 
 
 def transition(
-    tx: Tx, flow_id: str, event: Event, now: datetime, note: Note = NO_NOTE
+    tx: Tx, flow_id: str, event: Event, now: datetime, note: Note = NO_NOTE, route: Route | None = None
 ) -> tuple[Flow, tuple[Action, ...]]:
     """Lock, step, save (version-checked), timers, trace; returns the new flow and the actions to carry out.
     Raises `ImpossibleTransition` (nothing written) when the state does not allow the event."""
     flow = tx.flow(flow_id, lock=True)
-    new, effects = step(flow, event, now)
+    new, effects = step(flow, event, now, route)
     tx.save_transition(flow_id, flow, new, event, now, note)
     actions: list[Action] = []
     for effect in effects:
@@ -146,7 +148,7 @@ class Engine:
         self.ids = ids
 
     def transition(self, tx: Tx, flow_id: str, event: Event, now: datetime, cause: Cause, note: Note) -> Flow:
-        flow, actions = transition(tx, flow_id, event, now, note)
+        flow, actions = transition(tx, flow_id, event, now, note, cause.route)
         for action in actions:
             self.carry_out(tx, flow, action, now, cause)
         return flow

@@ -59,9 +59,11 @@ class Event(StrEnum):
     PASS_THROUGH = "pass_through"
     """The receiver takes the sender's format (or the XBIN01 comes from the referral hub DNHF)."""
     CONVERT_TO_FHIR = "convert_to_fhir"
-    """An XDIS91 without attachments, for a FHIR-only receiver (S1)."""
+    """An XDIS91 (or DIS91) without attachments, for a FHIR-only receiver (S1)."""
     CONVERT_TO_OIOXML = "convert_to_oioxml"
-    """A CareCommunication for an OIOXML-only receiver (S2, S2.A1, S2.A2)."""
+    """A CareCommunication for an OIOXML-only receiver (S2, S2.A1, S2.A2), or a DIS91/BIN01 for one."""
+    CONVERT_TO_EDIFACT = "convert_to_edifact"
+    """A CareCommunication (as XDIS91 + XBIN01), an XDIS91 or an XBIN01 for an EDIFACT-only receiver."""
     AWAIT_ATTACHMENT = "await_attachment"
     """An XDIS91 with attachment references, for a FHIR-only receiver (S1)."""
     AWAIT_LETTER = "await_letter"
@@ -113,9 +115,35 @@ class Event(StrEnum):
 
 
 class Route(StrEnum):
+    """A flow's direction: the sender's format and the receiver's. The value is stored (16 characters at
+    most), so OIOXML is "xml" beside EDIFACT, as the VANSEnvelope's Document/Format names the two."""
+
     PASS_THROUGH = "pass_through"
     OIOXML_TO_FHIR = "oioxml_to_fhir"
     FHIR_TO_OIOXML = "fhir_to_oioxml"
+    FHIR_TO_EDIFACT = "fhir_to_edifact"
+    """CareCommunication -> XDIS91 (+ XBIN01) -> DIS91 (+ BIN01); CTLs -> XCTLs -> one Acknowledgement."""
+    EDIFACT_TO_FHIR = "edifact_to_fhir"
+    """DIS91 (+ BIN01, paired as S1) -> XDIS91 (+ XBIN01) -> CareCommunication; Acknowledgement -> CTL03s."""
+    OIOXML_TO_EDIFACT = "xml_to_edifact"
+    """One XDIS91, XBIN01 (and its XCTL answer back) as a VANS converts it: message by message."""
+    EDIFACT_TO_OIOXML = "edifact_to_xml"
+    """One DIS91, BIN01 (and its CTL answer back) as a VANS converts it: message by message."""
+
+    @classmethod
+    def between(cls, source: str, target: str) -> Route:
+        """The route from format `source` to `target` ('fhir', 'oioxml', 'edifact'); same format: pass-through."""
+        return _ROUTE_BETWEEN[(source, target)] if source != target else cls.PASS_THROUGH
+
+
+_ROUTE_BETWEEN: dict[tuple[str, str], Route] = {
+    ("oioxml", "fhir"): Route.OIOXML_TO_FHIR,
+    ("fhir", "oioxml"): Route.FHIR_TO_OIOXML,
+    ("fhir", "edifact"): Route.FHIR_TO_EDIFACT,
+    ("edifact", "fhir"): Route.EDIFACT_TO_FHIR,
+    ("oioxml", "edifact"): Route.OIOXML_TO_EDIFACT,
+    ("edifact", "oioxml"): Route.EDIFACT_TO_OIOXML,
+}
 
 
 class Timer(StrEnum):
@@ -182,6 +210,7 @@ TRANSITIONS: dict[State, dict[Event, State]] = {
         E.PASS_THROUGH: S.DELIVERING,
         E.CONVERT_TO_FHIR: S.CONVERTING,
         E.CONVERT_TO_OIOXML: S.CONVERTING,
+        E.CONVERT_TO_EDIFACT: S.CONVERTING,
         E.AWAIT_ATTACHMENT: S.AWAITING_ATTACHMENT,
         E.AWAIT_LETTER: S.AWAITING_LETTER,
         E.INPUT_INVALID: S.REJECTED,
@@ -264,14 +293,19 @@ TRANSITIONS: dict[State, dict[Event, State]] = {
 
 INITIAL_STATE = S.RECEIVED
 
-_ROUTE_OF: dict[Event, Route] = {
-    E.PASS_THROUGH: Route.PASS_THROUGH,
-    E.CONVERT_TO_FHIR: Route.OIOXML_TO_FHIR,
-    E.CONVERT_TO_OIOXML: Route.FHIR_TO_OIOXML,
-    E.AWAIT_ATTACHMENT: Route.OIOXML_TO_FHIR,
-    E.AWAIT_LETTER: Route.OIOXML_TO_FHIR,
-}
 _PAIRING_EVENTS = frozenset({E.LETTER_ARRIVED, E.LETTER_INVALID, E.ATTACHMENT_ARRIVED, E.ATTACHMENT_INVALID})
+_TO_FHIR = (Route.OIOXML_TO_FHIR, Route.EDIFACT_TO_FHIR)
+#: The routes a routing event may set, the default first (the event names the target format, the route adds
+#: the source). Pairing events set a route only on a flow that has none yet (an invalid first partner).
+ROUTES_OF: dict[Event, tuple[Route, ...]] = {
+    E.PASS_THROUGH: (Route.PASS_THROUGH,),
+    E.CONVERT_TO_FHIR: _TO_FHIR,
+    E.CONVERT_TO_OIOXML: (Route.FHIR_TO_OIOXML, Route.EDIFACT_TO_OIOXML),
+    E.CONVERT_TO_EDIFACT: (Route.FHIR_TO_EDIFACT, Route.OIOXML_TO_EDIFACT),
+    E.AWAIT_ATTACHMENT: _TO_FHIR,
+    E.AWAIT_LETTER: _TO_FHIR,
+    **{e: _TO_FHIR for e in _PAIRING_EVENTS},
+}
 _LETTER_EVENTS = frozenset({E.LETTER_ARRIVED, E.LETTER_INVALID})
 
 
@@ -310,29 +344,47 @@ def allowed(state: State) -> frozenset[Event]:
     return frozenset(TRANSITIONS[state])
 
 
-def step(flow: Flow, event: Event, now: datetime) -> tuple[Flow, tuple[Effect, ...]]:
-    """Apply `event` at time `now`: the new flow value and the effects, or raise ImpossibleTransition."""
+def step(
+    flow: Flow, event: Event, now: datetime, route: Route | None = None
+) -> tuple[Flow, tuple[Effect, ...]]:
+    """Apply `event` at time `now`: the new flow value and the effects, or raise ImpossibleTransition.
+    `route` is the direction a routing event decided (default: the event's first in `ROUTES_OF`)."""
     target = TRANSITIONS[flow.state].get(event)
     if target is None:
         raise ImpossibleTransition(flow, event)
     _check_guards(flow, event)
-    route = _ROUTE_OF.get(event, flow.route)
-    if route is None and event in _PAIRING_EVENTS:
-        route = Route.OIOXML_TO_FHIR
+    new_route = _route(flow, event, route)
     has_letter = flow.has_letter or event in (
         E.PASS_THROUGH,
         E.CONVERT_TO_FHIR,
         E.CONVERT_TO_OIOXML,
+        E.CONVERT_TO_EDIFACT,
         E.AWAIT_ATTACHMENT,
         E.LETTER_ARRIVED,
     )
-    new = replace(flow, state=target, route=route, has_letter=has_letter)
+    new = replace(flow, state=target, route=new_route, has_letter=has_letter)
     return new, _effects(flow.state, event, target, now)
 
 
+def _route(flow: Flow, event: Event, route: Route | None) -> Route | None:
+    admitted = ROUTES_OF.get(event)
+    if admitted is None or (event in _PAIRING_EVENTS and flow.route is not None):
+        if route is not None and route is not flow.route:
+            raise ImpossibleTransition(flow, event, f"{event.value} does not set the route {route.value}")
+        return flow.route
+    if route is None:
+        return admitted[0]
+    if route not in admitted:
+        allowed_routes = ", ".join(r.value for r in admitted)
+        raise ImpossibleTransition(flow, event, f"route {route.value} is not one of {allowed_routes}")
+    return route
+
+
 def _check_guards(flow: Flow, event: Event) -> None:
-    if event in _PAIRING_EVENTS and flow.state is not S.RECEIVED and flow.route is not Route.OIOXML_TO_FHIR:
-        raise ImpossibleTransition(flow, event, "XDIS91/XBIN01 pairing applies only to OIOXML -> FHIR flows")
+    if event in _PAIRING_EVENTS and flow.state is not S.RECEIVED and flow.route not in _TO_FHIR:
+        raise ImpossibleTransition(
+            flow, event, "XDIS91/XBIN01 (DIS91/BIN01) pairing applies only to flows converted to FHIR"
+        )
     if event in _LETTER_EVENTS and flow.has_letter:
         raise ImpossibleTransition(
             flow, event, "the flow already holds its XDIS91; a second one is a new flow"
@@ -390,6 +442,7 @@ _SIMPLE_ACTIONS: dict[Event, tuple[Action, ...]] = {
     E.PASS_THROUGH: (Action.DELIVER,),
     E.CONVERT_TO_FHIR: (Action.CONVERT,),
     E.CONVERT_TO_OIOXML: (Action.CONVERT,),
+    E.CONVERT_TO_EDIFACT: (Action.CONVERT,),
     E.INPUT_INVALID: (Action.NEGATIVE_VANS_RECEIPT,),
     E.INPUT_UNREADABLE: (Action.QUARANTINE, Action.NEGATIVE_VANS_RECEIPT),
     E.ROUTE_FAILED: (Action.NEGATIVE_VANS_RECEIPT,),

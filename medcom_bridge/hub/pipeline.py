@@ -27,11 +27,20 @@ from typing import Protocol
 from medcom_bridge.findings import Finding
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
+from medcom_bridge.hub.flow import Route
 from medcom_bridge.hub.store import Correlation
 
-LETTER_KINDS = frozenset({"xdis91", "carecommunication"})
-ATTACHMENT_KINDS = frozenset({"xbin01"})
-RECEIPT_KINDS = frozenset({"xctl01", "xctl02", "xctl03", "acknowledgement"})
+LETTER_KINDS = frozenset({"xdis91", "carecommunication", "dis91"})
+ATTACHMENT_KINDS = frozenset({"xbin01", "bin01"})
+RECEIPT_KINDS = frozenset({"xctl01", "xctl02", "xctl03", "acknowledgement", "ctl01", "ctl02", "ctl03"})
+FHIR_KINDS = frozenset({"carecommunication", "acknowledgement"})
+EDIFACT_KINDS = frozenset({"dis91", "bin01", "ctl01", "ctl02", "ctl03"})
+
+
+def format_of(kind: str) -> str:
+    """The format a message kind is written in: 'fhir', 'edifact' or 'oioxml' (the SOR-EDI formats of R1)."""
+    return "fhir" if kind in FHIR_KINDS else "edifact" if kind in EDIFACT_KINDS else "oioxml"
+
 
 IdFactory = Callable[[], str]
 
@@ -50,19 +59,21 @@ class Inbound:
     """What identification learnt about one inbound file. Ids only, never patient data."""
 
     kind: str
-    """xdis91, xbin01, xctl01-03, carecommunication, acknowledgement (architecture.md §3.1 kinds)."""
+    """xdis91, xbin01, xctl01-03, carecommunication, acknowledgement, dis91, bin01, ctl01-03 (architecture.md
+    §3.1 kinds)."""
     sender_gln: str
     receiver_gln: str
     envelope_id: str
     """The transport envelope id (VANSEnvelope EnvelopeIdentifier)."""
     letter_id: str | None = None
-    """OIOXML Letter/Identifier or FHIR MessageHeader.id."""
+    """OIOXML Letter/Identifier, EDIFACT UNH 0062 (its twin's Letter/Identifier) or FHIR MessageHeader.id."""
     message_envelope_id: str | None = None
-    """OIOXML Envelope/Identifier or FHIR Bundle.id."""
+    """OIOXML Envelope/Identifier, EDIFACT UNB 0020 (its twin's Envelope/Identifier) or FHIR Bundle.id."""
     version: str | None = None
-    """OIOXML VersionCode (XD9134L ...) or the FHIR profile version."""
+    """OIOXML VersionCode (XD9134L ...), the EDIFACT message version (D9134L ...) or the FHIR profile version."""
     attachment_ids: tuple[str, ...] = ()
-    """XDIS91: referenced BIN object ids; XBIN01: contained object ids. Normalised: lower case, no dashes."""
+    """XDIS91/DIS91: referenced BIN object ids; XBIN01/BIN01: contained object ids. Normalised: lower case,
+    no dashes."""
     acknowledges: str | None = None
     """Receipts: the letter id they answer (OriginalLetterIdentifier, Acknowledgement response.identifier)."""
     acknowledges_envelope: str | None = None
@@ -96,9 +107,17 @@ class Identifier(Protocol):
 
 
 class Decision(StrEnum):
+    """R1: deliver unchanged, or convert to the receiver's format (the source is the message's own)."""
+
     PASS_THROUGH = "pass_through"
     TO_FHIR = "to_fhir"
     TO_OIOXML = "to_oioxml"
+    TO_EDIFACT = "to_edifact"
+
+    @property
+    def target(self) -> str | None:
+        """The target format ('fhir', 'oioxml', 'edifact'), None for pass-through."""
+        return None if self is Decision.PASS_THROUGH else self.value.removeprefix("to_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +182,16 @@ class ReceiptOutcome:
 
 class Converter(Protocol):
     def convert(
-        self, flow_id: str, parts: Sequence[Part], *, now: datetime, new_id: IdFactory
+        self,
+        flow_id: str,
+        parts: Sequence[Part],
+        *,
+        now: datetime,
+        new_id: IdFactory,
+        route: Route | None = None,
     ) -> ConversionOutcome:
-        """Convert a flow's parts. A missing XBIN01 gives empty attachment payloads (S1.A2/A3)."""
+        """Convert a flow's parts in the flow's direction (`route`; None: from the parts' kinds, OIOXML <->
+        FHIR). A missing XBIN01 gives empty attachment payloads (S1.A2/A3)."""
         ...
 
     def answer(

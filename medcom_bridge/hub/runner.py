@@ -466,7 +466,7 @@ class Hub:
         expects = decide.expects_receipt(inbound, route)
         if flow_id is None:
             flow_id = tx.create_flow(now, _info(replace(inbound, receipt_requested=expects))).id
-        elif inbound.kind == "xdis91" and inbound.valid:
+        elif inbound.kind in decide.PAIRED_LETTER_KINDS and inbound.valid:
             # The flow began with its XBIN01: from now on it is known by the letter (ids, receipt request).
             tx.update_info(
                 flow_id,
@@ -480,7 +480,14 @@ class Hub:
         )
         self._claim(tx, flow_id, inbound, key, message_id, now, found)
         context = Cause(
-            inbound, data, file.ean, message_id, file.name, reason=outcome.reason, reject=outcome.cause
+            inbound,
+            data,
+            file.ean,
+            message_id,
+            file.name,
+            reason=outcome.reason,
+            reject=outcome.cause,
+            route=outcome.route,
         )
         note = _note(inbound, reason=outcome.reason, cause=outcome.trace_cause)
         self.engine.transition(tx, flow_id, event, now, context, note)
@@ -645,7 +652,9 @@ class Hub:
             for m in messages
             if m.direction == "in" and m.role in (IN_LETTER, IN_ATTACHMENT)
         ]
-        outcome = self.converter.convert(flow_id, parts, now=now, new_id=self.ids)
+        outcome = self.converter.convert(
+            flow_id, parts, now=now, new_id=self.ids, route=tx.flow(flow_id).route
+        )
         first = next((m for m in messages if m.role == IN_LETTER), messages[0])
         context = Cause(None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, "")
         if not outcome.ok:

@@ -21,7 +21,7 @@ from medcom_bridge.findings import error
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.events import ReceiptVerdict, Step
-from medcom_bridge.hub.flow import State
+from medcom_bridge.hub.flow import Route, State
 from medcom_bridge.hub.pipeline import (
     ConversionOutcome,
     Decision,
@@ -85,7 +85,13 @@ class RecordingConverter:
         self.calls: list[list[str]] = []
 
     def convert(
-        self, flow_id: str, parts: Sequence[Part], *, now: datetime, new_id: IdFactory
+        self,
+        flow_id: str,
+        parts: Sequence[Part],
+        *,
+        now: datetime,
+        new_id: IdFactory,
+        route: Route | None = None,
     ) -> ConversionOutcome:
         kinds = sorted(p.inbound.kind for p in parts)
         self.calls.append(kinds)

@@ -1,0 +1,130 @@
+"""The hub's EDIFACT leg: DIS91, BIN01 and CTL01-03 in and out of the hub, through their OIOXML twins.
+
+The hub converts only OIOXML <-> FHIR itself (`convert/`); EDIFACT reaches it and leaves it as the twin of an
+OIOXML message, exactly as MedCom's converter (and so a VANS) writes it (`medcom_bridge.edifact`). So an
+EDIFACT letter to a FHIR receiver is read into its XDIS91 (+ XBIN01) model and converted from there, a FHIR
+letter to an EDIFACT-only receiver is converted to the XDIS91 (+ XBIN01) model and written as DIS91 (+ BIN01),
+and receipts take the same way back (CTL -> XCTL -> Acknowledgement; Acknowledgement -> XCTL -> CTL). The
+twins keep the OIOXML ids (UNB 0020 = Envelope/Identifier, UNH 0062 = Letter/Identifier), so receipts
+correlate on the same ids either way.
+
+Pure: models and bytes in, models, bytes and reports out. Every EDIFACT message written is checked by our
+EDIFACT validator; every OIOXML twin read is checked against MedCom's schema before it is delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medcom_bridge.documents import validate_as
+from medcom_bridge.edifact import EdifactSyntaxError, Facts, codes, read_facts
+from medcom_bridge.edifact.convert import EdifactConversionError, to_edifact, to_oioxml
+from medcom_bridge.edifact.syntax import parse, serialize
+from medcom_bridge.edifact.validation import validate
+from medcom_bridge.findings import Finding, Report, error
+from medcom_bridge.oioxml import codec as oioxml_codec
+from medcom_bridge.oioxml.model import (
+    AnyEmessage,
+    BinaryLetter,
+    ClinicalEmail,
+    Emessage,
+    NegativeReceipt,
+    NegativeVansReceipt,
+    PositiveReceipt,
+)
+from medcom_bridge.oioxml.receipts import OriginalFacts
+
+EDIFACT_LETTERS = frozenset({"dis91", "bin01"})
+CTL_KINDS = frozenset({"ctl01", "ctl02", "ctl03"})
+OIOXML_TWIN = codes.OIOXML_KIND
+"""EDIFACT kind -> the OIOXML kind of its twin (dis91 -> xdis91 ...)."""
+EDIFACT_TWIN = codes.EDIFACT_KIND
+"""OIOXML kind -> the EDIFACT kind of its twin (xdis91 -> dis91 ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A message written in the other format: its bytes, kind, OIOXML-twin ids and the validator's report."""
+
+    data: bytes
+    kind: str
+    envelope_id: str
+    letter_id: str
+    report: Report
+
+
+def identify(kind: str, payload: bytes) -> tuple[Facts | None, Report]:
+    """Parse an EDIFACT payload once: its identification facts and the validator's report. Bytes that are no
+    interchange give no facts and a report with the syntax error (the sender gets no CTL01: we cannot name
+    what we would refuse)."""
+    try:
+        interchange = parse(payload)
+    except EdifactSyntaxError as exc:
+        return None, Report(kind, None, (error(exc.rule, exc.path, exc.message),))
+    return read_facts(interchange), validate(interchange)
+
+
+def original_facts(payload: bytes) -> OriginalFacts | None:
+    """What a CTL01 for a refused DIS91/BIN01 names (envelope, letter, version, parties), or None when the
+    bytes are no interchange or name no parties. The version is the EDIFACT one (D9134L), so the CTL01's UCM
+    names the message type the sender sent."""
+    try:
+        facts = read_facts(parse(payload))
+    except EdifactSyntaxError:
+        return None
+    if not (facts.envelope_id and facts.letter_id and facts.sender_ean and facts.receiver_ean):
+        return None
+    return OriginalFacts(
+        facts.envelope_id, facts.letter_id, facts.version, facts.sender_ean, facts.receiver_ean
+    )
+
+
+def refusal(exc: EdifactConversionError) -> Finding:
+    """Where MedCom's converter (and so the hub) refuses: the rule, the place and the limit."""
+    return error(exc.cause.value, exc.path, exc.message)
+
+
+def to_edifact_message(message: AnyEmessage) -> Written:
+    """The EDIFACT twin of an OIOXML model (raises `EdifactConversionError` where MedCom's converter refuses)."""
+    interchange = to_edifact(message)
+    report = validate(interchange)
+    kind = EDIFACT_TWIN[message.kind]
+    ids = message.envelope.identifier, message.body.letter.identifier
+    return Written(serialize(interchange), kind, *ids, report)
+
+
+def to_oioxml_message(payload: bytes) -> tuple[AnyEmessage, Written]:
+    """The OIOXML twin of EDIFACT bytes: the model (for a further conversion) and the bytes checked against
+    MedCom's schema (for delivery). Raises `EdifactSyntaxError` / `EdifactConversionError`."""
+    message = to_oioxml(parse(payload))
+    data = oioxml_codec.serialize(message)
+    report = validate_as(message.kind, data)
+    ids = message.envelope.identifier, message.body.letter.identifier
+    return message, Written(data, message.kind, *ids, report)
+
+
+def read_twin(kind: str, payload: bytes) -> AnyEmessage:
+    """An OIOXML payload as its model, an EDIFACT one as its OIOXML twin's model (parsed once either way)."""
+    if kind in OIOXML_TWIN:
+        return to_oioxml(parse(payload))
+    return oioxml_codec.parse(payload)
+
+
+def clinical(message: AnyEmessage) -> Emessage[ClinicalEmail]:
+    if not isinstance(message.body, ClinicalEmail):
+        raise ValueError(f"expected a DIS91/XDIS91, found {message.kind}")
+    return message
+
+
+def binary(message: AnyEmessage) -> Emessage[BinaryLetter]:
+    if not isinstance(message.body, BinaryLetter):
+        raise ValueError(f"expected a BIN01/XBIN01, found {message.kind}")
+    return message
+
+
+def is_positive(receipt: AnyEmessage) -> bool:
+    return isinstance(receipt.body, PositiveReceipt)
+
+
+def is_receipt(message: AnyEmessage) -> bool:
+    return isinstance(message.body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt)
