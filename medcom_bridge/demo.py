@@ -32,6 +32,7 @@ MUNICIPALITY = Party("5790000121441", "328051000016008", "Social og Sundhed Oden
 HOSPITAL = Party("5790001382445", "359001000016000", "MedCom testcenter, Medicinsk afdeling", "65432030")
 FHIR_TYPES = ("FDIS91", "FCTL")
 OIOXML_TYPES = ("XDIS91", "XBIN01", "XCTL01", "XCTL02", "XCTL03")
+EDIFACT_TYPES = ("DIS91", "BIN01", "CTL01", "CTL02", "CTL03")
 DEMO_NOW = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
 
 
@@ -137,8 +138,8 @@ class Received:
 class EndSystem:
     """A party's own system: picks up its `in/` files and answers letters with receipts.
 
-    OIOXML letters get XCTL03 (or XCTL02 with `negative`), CareCommunications an Acknowledgement
-    (`ok` or `fatal-error`). Read files move to `read/` so they stay visible.
+    OIOXML letters get XCTL03 (or XCTL02 with `negative`), EDIFACT letters CTL03 (or CTL02), CareCommunications
+    an Acknowledgement (`ok` or `fatal-error`). Read files move to `read/` so they stay visible.
     """
 
     def __init__(self, spool: Path, party: Party, new_id: Callable[[], str]) -> None:
@@ -163,7 +164,13 @@ class EndSystem:
         payload = received.envelope.payload
         sender = received.envelope.sender.value
         if received.kind in ("xdis91", "xbin01"):
-            answer = self._xctl(payload, now=now, negative=negative)
+            from medcom_bridge.oioxml.codec import parse, serialize
+
+            answer = serialize(self._xctl(parse(payload), now=now, negative=negative))
+        elif received.kind in ("dis91", "bin01"):
+            from medcom_bridge.edifact import edifact_twin, oioxml_twin
+
+            answer = edifact_twin(self._xctl(oioxml_twin(payload), now=now, negative=negative))
         elif received.kind == "carecommunication":
             answer = self._ack(payload, now=now, negative=negative)
         else:
@@ -178,30 +185,25 @@ class EndSystem:
                 written.append(drop(self.spool, self.party.ean, f"receipt-{self.new_id()}", data))
         return written
 
-    def _xctl(self, payload: bytes, *, now: datetime, negative: bool) -> bytes:
+    def _xctl(self, original: Any, *, now: datetime, negative: bool) -> Any:
+        """The XCTL03 (or XCTL02) model for an XDIS91/XBIN01 model (or the twin of a DIS91/BIN01)."""
         from medcom_bridge.convert.rules import DANISH_TIME
-        from medcom_bridge.oioxml.codec import parse, serialize
         from medcom_bridge.oioxml.receipts import negative_receipt, positive_receipt
 
-        original: Any = parse(payload)
         local = now.astimezone(DANISH_TIME).replace(tzinfo=None)
         ids = self.new_id().replace("-", "")
         envelope_id, letter_id = ids[:14].upper(), ids[14:28].upper()
         if negative:
-            return serialize(
-                negative_receipt(
-                    original,
-                    refuse_code="ikke_specificeret",
-                    refuse_text="Modtager kan ikke behandle meddelelsen",
-                    now=local,
-                    envelope_identifier=envelope_id,
-                    letter_identifier=letter_id,
-                )
+            return negative_receipt(
+                original,
+                refuse_code="ikke_specificeret",
+                refuse_text="Modtager kan ikke behandle meddelelsen",
+                now=local,
+                envelope_identifier=envelope_id,
+                letter_identifier=letter_id,
             )
-        return serialize(
-            positive_receipt(
-                original, now=local, envelope_identifier=envelope_id, letter_identifier=letter_id
-            )
+        return positive_receipt(
+            original, now=local, envelope_identifier=envelope_id, letter_identifier=letter_id
         )
 
     def _ack(self, payload: bytes, *, now: datetime, negative: bool) -> bytes:

@@ -31,6 +31,7 @@ TRACE_DEFAULTS: dict[Event, TraceDefaults] = {
     E.PASS_THROUGH: TraceDefaults(Step.ROUTED),
     E.CONVERT_TO_FHIR: TraceDefaults(Step.ROUTED),
     E.CONVERT_TO_OIOXML: TraceDefaults(Step.ROUTED),
+    E.CONVERT_TO_EDIFACT: TraceDefaults(Step.ROUTED),
     E.AWAIT_ATTACHMENT: TraceDefaults(Step.ROUTED),
     E.AWAIT_LETTER: TraceDefaults(Step.ROUTED),
     # A negative VANS receipt goes back to the sender: it counts as a negative receipt in the statistics.

@@ -15,6 +15,7 @@ from typing import Any
 
 from medcom_bridge import demo
 from medcom_bridge.directory import Party
+from medcom_bridge.edifact import edifact_twin
 from medcom_bridge.envelope import vans
 from medcom_bridge.fhir import codec as fhir_codec
 from medcom_bridge.hub.clock import ManualClock
@@ -43,6 +44,7 @@ OIO2 = Party("5790000000012", "100001000016001", "Sygehus XML afdeling", "111111
 FHIR2 = Party("5790000000029", "100002000016009", "Kommune FHIR afdeling", "22222222")
 NOXBIN = Party("5790000000036", "100003000016004", "Praksis uden XBIN01", "33333333")
 DNHF = Party("5790000000043", "100004000016000", "Henvisningshotellet DNHF", "44444444")
+EDI = Party("5790000000067", "100005000016005", "Praksis kun EDIFACT", "55555555")
 UNKNOWN = "5790000000050"
 OIOXML_NO_XBIN = ("XDIS91", "XCTL01", "XCTL02", "XCTL03")
 
@@ -52,7 +54,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def register_files(folder: Path) -> tuple[Path, Path]:
     sor = folder / "sor.xml"
     edi = folder / "edi.csv"
-    sor.write_bytes(demo.sor_xml([OIO, FHIR, OIO2, FHIR2, NOXBIN, DNHF]))
+    sor.write_bytes(demo.sor_xml([OIO, FHIR, OIO2, FHIR2, NOXBIN, DNHF, EDI]))
     edi.write_bytes(
         demo.edi_csv(
             [
@@ -62,6 +64,7 @@ def register_files(folder: Path) -> tuple[Path, Path]:
                 (FHIR2.ean, demo.FHIR_TYPES),
                 (NOXBIN.ean, OIOXML_NO_XBIN),
                 (DNHF.ean, demo.OIOXML_TYPES),
+                (EDI.ean, demo.EDIFACT_TYPES),
             ]
         )
     )
@@ -179,6 +182,11 @@ def make_pair(k: int, obj: str, sender: Party = OIO, receiver: Party = FHIR) -> 
         xdis = xdis.replace(old_ean.encode(), new_ean.encode())
         xbin = xbin.replace(old_ean.encode(), new_ean.encode())
     return Pair(xdis, xbin, values["xdis_letter"].decode(), values["xbin_letter"].decode(), obj)
+
+
+def edifact_pair(pair: Pair) -> tuple[bytes, bytes]:
+    """The DIS91 + BIN01 twins of a Flow1 pair (same ids), as an EDIFACT-only sender's system writes them."""
+    return edifact_twin(pair.xdis91), edifact_twin(pair.xbin01)
 
 
 def without_attachments(xdis91: bytes) -> bytes:
