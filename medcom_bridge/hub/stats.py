@@ -72,7 +72,9 @@ def missing_receipts(conn: Connection, month: str | None = None) -> list[Missing
 
 
 def conversions(conn: Connection, month: str | None = None) -> list[Conversions]:
-    """Successful conversions per month and direction (oioxml_to_fhir, fhir_to_oioxml)."""
+    """Successful conversions per month and direction: a `flow.Route` value (oioxml_to_fhir, fhir_to_oioxml,
+    and for EDIFACT fhir_to_edifact, edifact_to_fhir, xml_to_edifact, edifact_to_xml). A flow converted message
+    by message between OIOXML and EDIFACT counts each message (an XDIS91 and its XBIN01 are two)."""
     e = events.c
     query = (
         select(e.month, e.route, func.count())

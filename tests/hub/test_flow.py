@@ -269,3 +269,70 @@ def test_random_event_sequences_follow_the_table_or_raise(events: list[Event], m
         # once routed, a flow never forgets its route, and a letter once held stays held
         assert before.route is None or flow.route is before.route
         assert flow.has_letter or not before.has_letter
+
+
+# -- routes: the routing event names the target format, the route adds the source -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "route"),
+    [
+        (E.CONVERT_TO_EDIFACT, Route.FHIR_TO_EDIFACT),
+        (E.CONVERT_TO_EDIFACT, Route.OIOXML_TO_EDIFACT),
+        (E.CONVERT_TO_OIOXML, Route.EDIFACT_TO_OIOXML),
+        (E.CONVERT_TO_FHIR, Route.EDIFACT_TO_FHIR),
+        (E.AWAIT_ATTACHMENT, Route.EDIFACT_TO_FHIR),
+    ],
+)
+def test_a_routing_event_sets_the_route_it_was_given(event: Event, route: Route) -> None:
+    flow, _ = step(Flow("f"), event, NOW, route)
+    assert flow.route is route and flow.has_letter
+
+
+@pytest.mark.parametrize(
+    ("event", "route"),
+    [
+        (E.CONVERT_TO_EDIFACT, Route.OIOXML_TO_FHIR),
+        (E.CONVERT_TO_OIOXML, Route.FHIR_TO_EDIFACT),
+        (E.CONVERT_TO_FHIR, Route.FHIR_TO_OIOXML),
+        (E.PASS_THROUGH, Route.EDIFACT_TO_OIOXML),
+        (E.AWAIT_LETTER, Route.OIOXML_TO_EDIFACT),
+    ],
+)
+def test_a_route_that_does_not_fit_the_event_is_impossible(event: Event, route: Route) -> None:
+    with pytest.raises(ImpossibleTransition, match="is not one of"):
+        step(Flow("f"), event, NOW, route)
+
+
+def test_an_edifact_partner_does_not_join_an_oioxml_pair() -> None:
+    flow, _ = step(Flow("f"), E.AWAIT_ATTACHMENT, NOW, Route.OIOXML_TO_FHIR)
+    with pytest.raises(ImpossibleTransition, match="does not set the route"):
+        step(flow, E.ATTACHMENT_ARRIVED, NOW, Route.EDIFACT_TO_FHIR)
+    paired, _ = step(flow, E.ATTACHMENT_ARRIVED, NOW, Route.OIOXML_TO_FHIR)
+    assert paired.state is S.CONVERTING
+
+
+def test_edifact_to_fhir_pairs_like_oioxml_to_fhir() -> None:
+    flow, effects = step(Flow("f"), E.AWAIT_LETTER, NOW, Route.EDIFACT_TO_FHIR)
+    assert timers_started(effects) == {Timer.PAIRING: NOW + PAIRING_WAIT}
+    flow, effects = step(flow, E.LETTER_ARRIVED, NOW)
+    assert flow.state is S.CONVERTING and flow.route is Route.EDIFACT_TO_FHIR
+    assert actions(effects) == [Action.CONVERT]
+
+
+def test_fhir_to_edifact_waits_for_two_receipts_as_fhir_to_oioxml_does() -> None:
+    flow, _ = step(Flow("f"), E.CONVERT_TO_EDIFACT, NOW, Route.FHIR_TO_EDIFACT)
+    flow, effects = run([E.CONVERTED, E.DELIVERED, E.RECEIPT_PARTIAL, E.RECEIPT_OK], flow)
+    assert flow.state is S.COMPLETED and flow.route is Route.FHIR_TO_EDIFACT
+    assert actions(effects[2]) == [Action.STORE_RECEIPT] and actions(effects[3]) == [Action.ANSWER_SENDER]
+
+
+@pytest.mark.parametrize("route", list(Route))
+def test_route_values_fit_the_stored_column(route: Route) -> None:
+    assert len(route.value) <= 16  # hub_flows.route and hub_events.route are String(16)
+
+
+def test_route_between_formats() -> None:
+    assert Route.between("edifact", "fhir") is Route.EDIFACT_TO_FHIR
+    assert Route.between("oioxml", "edifact") is Route.OIOXML_TO_EDIFACT
+    assert Route.between("fhir", "fhir") is Route.PASS_THROUGH
