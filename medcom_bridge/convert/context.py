@@ -9,6 +9,7 @@ from typing import Any
 from medcom_bridge.convert.correlation import CorrelationRecord
 from medcom_bridge.directory import Directory, StaticDirectory
 from medcom_bridge.findings import Finding, Report
+from medcom_bridge.oioxml.model import AnyEmessage
 from medcom_bridge.privacy import scrub
 
 
@@ -54,6 +55,8 @@ class OioxmlOutput:
     envelope_id: str
     letter_id: str
     report: Report
+    message: AnyEmessage | None = None
+    """The model `data` was serialized from, so a further conversion (to EDIFACT) need not parse it again."""
 
 
 @dataclass(frozen=True, slots=True)

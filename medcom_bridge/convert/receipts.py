@@ -178,7 +178,9 @@ def acknowledgement_to_xctl(
         data = serialize(message)
         report = validate_oioxml_output(data, xctl, enabled=validate)
         outputs.append(
-            OioxmlOutput(xctl, data, message.envelope.identifier, message.body.letter.identifier, report)
+            OioxmlOutput(
+                xctl, data, message.envelope.identifier, message.body.letter.identifier, report, message
+            )
         )
     all_findings = [*findings, *(f for o in outputs for f in o.report.findings)]
     return OioxmlResult(tuple(outputs), Report(xctl, None, tuple(all_findings)), correlation)

@@ -599,7 +599,8 @@ class HubConverter:
         ]
         findings = tuple(result.report.findings)
         if edifact:
-            written = [edifact_leg.to_edifact_message(parse_oioxml(w.data)) for w in written]
+            models = [o.message or parse_oioxml(o.data) for o in result.outputs]
+            written = [edifact_leg.to_edifact_message(m) for m in models]
             findings += tuple(f for w in written for f in w.report.findings)
             if not all(w.report.valid for w in written):
                 return ReceiptOutcome(findings=findings)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.dedup import Verdict
 from medcom_bridge.hub.events import ReceiptVerdict
-from medcom_bridge.hub.flow import Event, Flow, ImpossibleTransition, Route, State, step
+from medcom_bridge.hub.flow import TWIN_ROUTES, Event, Flow, ImpossibleTransition, Route, State, step
 from medcom_bridge.hub.pipeline import ATTACHMENT_KINDS, Decision, Inbound, RouteOutcome, format_of
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # transitions are tried for admissibility only; time is irrelevant
@@ -152,6 +152,8 @@ _NOT_YET_DELIVERED = frozenset(
 def receipt_path(flow: Flow | None) -> str:
     if flow is None or flow.state in _NOT_YET_DELIVERED:
         return ReceiptPath.ORPHAN
+    if flow.state is State.COMPLETED and flow.route in TWIN_ROUTES:
+        return ReceiptPath.AGGREGATE  # a VANS converts every receipt, whenever it comes
     if flow.state is not State.AWAITING_RECEIPTS:
         return ReceiptPath.FORWARD
     if flow.route is Route.PASS_THROUGH:

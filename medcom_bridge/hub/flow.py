@@ -266,6 +266,11 @@ TRANSITIONS: dict[State, dict[Event, State]] = {
     },
     S.COMPLETED: {
         E.RECEIPT_FORWARDED: S.COMPLETED,
+        # Flows converted message by message (OIOXML <-> EDIFACT) convert every receipt, as a VANS does: also
+        # one that comes after the first, or a negative one to a letter that asked for no positive receipt.
+        E.RECEIPT_PARTIAL: S.COMPLETED,
+        E.RECEIPT_OK: S.COMPLETED,
+        E.RECEIPT_NEGATIVE: S.COMPLETED,
         E.CLOSING_TIMEOUT: S.CLOSED,
         E.LETTER_ARRIVED: S.CONVERTING,
         E.LETTER_INVALID: S.COMPLETED,
@@ -295,6 +300,9 @@ INITIAL_STATE = S.RECEIVED
 
 _PAIRING_EVENTS = frozenset({E.LETTER_ARRIVED, E.LETTER_INVALID, E.ATTACHMENT_ARRIVED, E.ATTACHMENT_INVALID})
 _TO_FHIR = (Route.OIOXML_TO_FHIR, Route.EDIFACT_TO_FHIR)
+TWIN_ROUTES = frozenset({Route.OIOXML_TO_EDIFACT, Route.EDIFACT_TO_OIOXML})
+"""Routes converted message by message, receipts included, as a VANS converts them (no correlation needed)."""
+_RECEIPT_EVENTS = frozenset({E.RECEIPT_PARTIAL, E.RECEIPT_OK, E.RECEIPT_NEGATIVE})
 #: The routes a routing event may set, the default first (the event names the target format, the route adds
 #: the source). Pairing events set a route only on a flow that has none yet (an invalid first partner).
 ROUTES_OF: dict[Event, tuple[Route, ...]] = {
@@ -384,6 +392,10 @@ def _check_guards(flow: Flow, event: Event) -> None:
     if event in _PAIRING_EVENTS and flow.state is not S.RECEIVED and flow.route not in _TO_FHIR:
         raise ImpossibleTransition(
             flow, event, "XDIS91/XBIN01 (DIS91/BIN01) pairing applies only to flows converted to FHIR"
+        )
+    if event in _RECEIPT_EVENTS and flow.state is S.COMPLETED and flow.route not in TWIN_ROUTES:
+        raise ImpossibleTransition(
+            flow, event, "a completed flow converts receipts only when it is converted message by message"
         )
     if event in _LETTER_EVENTS and flow.has_letter:
         raise ImpossibleTransition(

@@ -18,7 +18,7 @@ from medcom_bridge.edifact import read_facts
 from medcom_bridge.hub.events import Step
 from medcom_bridge.hub.stats import conversions, negative_receipts
 from medcom_bridge.oioxml.model import PositiveReceipt
-from tests.hub.e2e import EDI, FHIR, OIO, World, edifact_pair, fhir_of, header, kinds, oioxml_of
+from tests.hub.e2e import EDI, FHIR, OIO, Pair, World, edifact_pair, fhir_of, header, kinds, oioxml_of
 
 
 def valid(kind: str, payload: bytes) -> None:
@@ -102,8 +102,25 @@ def test_xdis91_to_an_edifact_only_receiver_arrives_as_dis91_and_its_ctl03_as_xc
     assert [ol.original_letter_identifier for ol in body.original_emessage.original_letter] == [
         pair.xdis_letter
     ]
+    # Flow1's XBIN01 asks for no positive receipt, so its flow is complete once delivered; the receiver's
+    # refusal is converted all the same, as a VANS converts every CTL.
+    [bin01_flow] = [f for f in world.flows() if world.state(f) == "completed" and f != _flow_of(world, pair)]
+    world.answer(EDI, delivered["bin01"], negative=True)
+    world.run()
+    [refusal] = world.inbox(OIO)
+    assert refusal.kind == "xctl02"
+    valid("xctl02", refusal.envelope.payload)
+    refused = oioxml_of(refusal).body.original_emessage.original_letter
+    assert [ol.original_letter_identifier for ol in refused] == [pair.xbin_letter]
+    assert world.state(bin01_flow) == "completed"
     with world.hub.store.engine.connect() as conn:
         assert {(c.route, c.count) for c in conversions(conn)} == {("xml_to_edifact", 2)}
+
+
+def _flow_of(world: World, pair: Pair) -> str:
+    with world.hub.store.transaction() as tx:
+        [flow] = [f for f in tx.find_flows() if tx.flow_row(f)["letter_id"] == pair.xdis_letter]
+    return flow
 
 
 def test_dis91_to_an_xml_only_receiver_arrives_as_xdis91_and_its_xctl02_as_ctl02(world: World) -> None:

@@ -40,6 +40,8 @@ _PAIRING = {E.LETTER_ARRIVED, E.LETTER_INVALID, E.ATTACHMENT_ARRIVED, E.ATTACHME
 def flow_for(state: State, event: Event) -> Flow:
     if state is S.RECEIVED:
         return Flow("f", state)
+    if state is S.COMPLETED and event in (E.RECEIPT_PARTIAL, E.RECEIPT_OK, E.RECEIPT_NEGATIVE):
+        return Flow("f", state, Route.OIOXML_TO_EDIFACT, True)
     if event in _PAIRING or state in (S.AWAITING_ATTACHMENT, S.AWAITING_LETTER):
         has_letter = event not in (E.LETTER_ARRIVED, E.LETTER_INVALID) and state is not S.AWAITING_LETTER
         return Flow("f", state, Route.OIOXML_TO_FHIR, has_letter)
@@ -336,3 +338,11 @@ def test_route_between_formats() -> None:
     assert Route.between("edifact", "fhir") is Route.EDIFACT_TO_FHIR
     assert Route.between("oioxml", "edifact") is Route.OIOXML_TO_EDIFACT
     assert Route.between("fhir", "fhir") is Route.PASS_THROUGH
+
+
+@pytest.mark.parametrize("route", [Route.PASS_THROUGH, Route.FHIR_TO_OIOXML, Route.FHIR_TO_EDIFACT])
+def test_a_completed_flow_converts_receipts_only_message_by_message(route: Route) -> None:
+    with pytest.raises(ImpossibleTransition, match="message by message"):
+        step(Flow("f", S.COMPLETED, route, True), E.RECEIPT_NEGATIVE, NOW)
+    flow, effects = step(Flow("f", S.COMPLETED, Route.EDIFACT_TO_OIOXML, True), E.RECEIPT_NEGATIVE, NOW)
+    assert flow.state is S.COMPLETED and actions(effects) == [Action.ANSWER_SENDER]
