@@ -14,6 +14,7 @@ EDIFACT validator; every OIOXML twin read is checked against MedCom's schema bef
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from medcom_bridge.documents import validate_as
@@ -65,18 +66,34 @@ def identify(kind: str, payload: bytes) -> tuple[Facts | None, Report]:
 
 
 def original_facts(payload: bytes) -> OriginalFacts | None:
-    """What a CTL01 for a refused DIS91/BIN01 names (envelope, letter, version, parties), or None when the
-    bytes are no interchange or name no parties. The version is the EDIFACT one (D9134L), so the CTL01's UCM
-    names the message type the sender sent."""
+    """What a CTL01 for a refused DIS91/BIN01 names (envelope, letter, version, parties), or None when not even
+    the UNB/UNH header names them. The version is the EDIFACT one (D9134L), so the CTL01's UCM names the
+    message type the sender sent. Like `oioxml.receipts.peek_original`, a broken interchange (a wrong count,
+    a missing UNZ) is still answered when its header can be read."""
     try:
         facts = read_facts(parse(payload))
     except EdifactSyntaxError:
-        return None
+        return _peek_header(payload)
     if not (facts.envelope_id and facts.letter_id and facts.sender_ean and facts.receiver_ean):
-        return None
+        return _peek_header(payload)
     return OriginalFacts(
         facts.envelope_id, facts.letter_id, facts.version, facts.sender_ean, facts.receiver_ean
     )
+
+
+# MedCom's service characters (UNA:+.? '); ids as OIOXML writes them (1-14 letters and digits).
+_UNB = re.compile(rb"UNB\+UNOC:3\+(\d{13}):14\+(\d{13}):14\+\d{6}:\d{4}\+([A-Za-z0-9]{1,14})[+']")
+_UNH = re.compile(rb"'UNH\+([A-Za-z0-9]{1,14})\+[A-Z]{6}:D:93A:UN:([A-Z0-9]{6})[+']")
+_HEADER_BYTES = 4096
+
+
+def _peek_header(payload: bytes) -> OriginalFacts | None:
+    head = payload[:_HEADER_BYTES]
+    unb, unh = _UNB.search(head), _UNH.search(head)
+    if unb is None or unh is None or unh.group(2).decode() not in codes.KIND_OF_VERSION:
+        return None
+    sender, receiver, envelope = (g.decode() for g in unb.groups())
+    return OriginalFacts(envelope, unh.group(1).decode(), unh.group(2).decode(), sender, receiver)
 
 
 def refusal(exc: EdifactConversionError) -> Finding:

@@ -4,21 +4,26 @@ acknowledges)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medcom_bridge import demo
+from medcom_bridge.documents import validate_as
 from medcom_bridge.edifact import edifact_twin, read_facts
 from medcom_bridge.envelope import vans
 from medcom_bridge.hub import decide
-from medcom_bridge.hub.adapters import EnvelopeIdentifier, RegisterRouter
+from medcom_bridge.hub.adapters import EnvelopeIdentifier, ReceiptAnswers, RegisterRouter
+from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.dedup import Verdict
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.flow import Event, Route
-from medcom_bridge.hub.pipeline import Decision, Inbound
+from medcom_bridge.hub.pipeline import Decision, Inbound, Unreadable
 from tests.hub.e2e import EDI, FHIR, OIO, make_pair
 
 REGISTER = {
@@ -116,3 +121,47 @@ def test_identifier_reads_what_a_ctl_acknowledges() -> None:
         )
         assert ctl.is_receipt and ctl.acknowledges == pair.xdis_letter
         assert ctl.acknowledges_envelope == read_facts(dis91).envelope_id
+
+
+_PAIR = make_pair(9, "c39ea6b2-6052-45e4-a207-415e0205ab6f", EDI, OIO)
+_SAMPLES = (edifact_twin(_PAIR.xdis91), edifact_twin(_PAIR.xbin01))
+_ENVELOPE_OF = {sample: wrapped(sample, EDI.ean, OIO.ean) for sample in _SAMPLES}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sample=st.sampled_from(_SAMPLES),
+    cut=st.integers(min_value=0, max_value=2000),
+    at=st.integers(min_value=0, max_value=2000),
+    byte=st.binary(min_size=1, max_size=3),
+)
+def test_a_damaged_edifact_letter_is_identified_with_findings_never_an_exception(
+    sample: bytes, cut: int, at: int, byte: bytes
+) -> None:
+    damaged = sample[: max(cut, 40)]
+    position = 9 + at % (len(damaged) - 9)  # after the UNA: still recognisably EDIFACT
+    damaged = damaged[:position] + byte + damaged[position + 1 :]
+    envelope = (
+        _ENVELOPE_OF[sample]
+        .replace(base64.b64encode(sample), base64.b64encode(damaged))
+        .replace(f"<SizeInBytes>{len(sample)}<".encode(), f"<SizeInBytes>{len(damaged)}<".encode())
+    )
+    try:
+        inbound = EnvelopeIdentifier().identify(envelope, mailbox=EDI.ean)
+    except Unreadable:
+        return  # no longer an EDIFACT interchange at all: quarantined
+    if inbound.valid:
+        return
+    assert inbound.first_error
+    answer = ReceiptAnswers().negative_vans_receipt(
+        inbound,
+        envelope,
+        RejectCause.INVALID,
+        inbound.first_error,
+        mailbox=EDI.ean,
+        now=NOW,
+        new_id=lambda: str(uuid.uuid4()),
+    )
+    if answer is not None:  # a CTL01 the sender's system can read
+        assert answer.kind == "ctl01" and answer.receiver_gln == EDI.ean
+        assert validate_as("ctl01", vans.unwrap(answer.data).payload).valid
