@@ -169,6 +169,13 @@ def test_dis91_and_bin01_to_a_fhir_only_receiver_and_the_acknowledgement_back_as
     answered = set()
     for receipt in back:
         valid(expected, receipt.envelope.payload)
+        assert receipt.envelope.message is not None
+        document = receipt.envelope.message.meta.document
+        assert (document.format, document.name, document.version) == (
+            "EDIFACT",
+            f"MCM:{expected.upper()}",
+            {"ctl03": "C0330Q", "ctl02": "C0230Q"}[expected],
+        )
         acknowledged = read_facts(receipt.envelope.payload).acknowledges
         assert acknowledged is not None and acknowledged.positive is (code == "ok")
         answered |= set(acknowledged.letter_ids)
@@ -200,3 +207,21 @@ def test_two_negative_ctls_become_a_fatal_error_acknowledgement_with_the_receive
     [ack] = world.inbox(FHIR)
     assert header(fhir_of(ack))["response"]["code"] == "fatal-error"
     assert "Modtager kan ikke behandle meddelelsen" in ack.envelope.payload.decode()
+
+
+def test_a_dis91_sent_again_is_not_converted_again_and_gets_the_same_ctl(world: World) -> None:
+    dis91, _ = edifact_pair(world.pair(EDI, OIO))
+    world.send(EDI.ean, OIO.ean, dis91)
+    world.run()
+    [xdis91] = world.inbox(OIO)
+    world.answer(OIO, xdis91)
+    world.run()
+    [first] = world.inbox(EDI)
+    world.send(EDI.ean, OIO.ean, dis91)  # the sender's resend: same letter, new VANSEnvelope (§8)
+    world.run()
+    assert world.inbox(OIO) == []
+    [again] = world.inbox(EDI)
+    assert again.kind == first.kind == "ctl03"
+    assert again.envelope.payload == first.envelope.payload  # same content, a new envelope
+    assert again.envelope.envelope_id != first.envelope.envelope_id
+    assert len(world.flows()) == 1
