@@ -34,7 +34,7 @@ from medcom_bridge.findings import Finding, Report, error, information
 from medcom_bridge.hub import edifact_leg
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
-from medcom_bridge.hub.flow import Route
+from medcom_bridge.hub.flow import TWIN_ROUTES, Route
 from medcom_bridge.hub.pipeline import (
     EDIFACT_KINDS,
     FHIR_KINDS,
@@ -62,7 +62,7 @@ REGISTER_PREFIX = "register: "
 POSITIVE_RECEIPT_KEY = "hub_positive_receipt_requested"
 #: Stored with the correlation record of a flow to or from EDIFACT: its route (the receipts take it back).
 ROUTE_KEY = "hub_route"
-_TWIN_ROUTES = frozenset({Route.OIOXML_TO_EDIFACT.value, Route.EDIFACT_TO_OIOXML.value})
+_TWIN_ROUTES = frozenset(r.value for r in TWIN_ROUTES)
 #: One EDIFACT FTX segment (5 x 70): the longest refuse text every receiver can show.
 #: The hub's own text in a negative receipt for input it rejects (reason follows).
 REJECTED_TEXT = "Meddelelsen er afvist af konverteringsløsningen"
@@ -348,7 +348,7 @@ class HubConverter:
         context = context_for(self.directory, new_id)
         try:
             kinds = {p.inbound.kind for p in parts}
-            if route in (Route.OIOXML_TO_EDIFACT, Route.EDIFACT_TO_OIOXML):
+            if route in TWIN_ROUTES:
                 return self._twin(parts, route, now, new_id)
             if "carecommunication" in kinds:
                 return self._from_fhir(flow_id, parts, now, new_id, context, route)
@@ -544,10 +544,11 @@ class HubConverter:
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not an XCTL; ignored"))
                 continue
             receipt = edifact_leg.read_twin(part.inbound.kind, _unwrap(part.data).payload)
-            if not edifact_leg.is_receipt(receipt):
+            body = edifact_leg.receipt_body(receipt)
+            if body is None:
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not a receipt; ignored"))
                 continue
-            original = receipt.body.original_emessage  # type: ignore[union-attr]  # a receipt, checked above
+            original = body.original_emessage
             named = {ol.original_letter_identifier for ol in original.original_letter}
             for letter in correlation.letters:
                 if original.original_envelope_identifier == letter.envelope_id or letter.letter_id in named:

@@ -143,5 +143,7 @@ def is_positive(receipt: AnyEmessage) -> bool:
     return isinstance(receipt.body, PositiveReceipt)
 
 
-def is_receipt(message: AnyEmessage) -> bool:
-    return isinstance(message.body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt)
+def receipt_body(message: AnyEmessage) -> PositiveReceipt | NegativeReceipt | NegativeVansReceipt | None:
+    """The receipt an XCTL (or a CTL's twin) holds, None for a letter."""
+    body = message.body
+    return body if isinstance(body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt) else None
