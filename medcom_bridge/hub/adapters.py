@@ -430,7 +430,8 @@ class HubConverter:
         if route is Route.FHIR_TO_EDIFACT:
             messages = carecommunication_to_oioxml(bundle, context=context)
             record: CorrelationRecord | None = messages.correlation
-            models: list[AnyEmessage] = [messages.xdis91, *messages.xbin01]
+            # An EDIFACT-only receiver needs long text in several S14 groups (oioxml-legacy.md, 31,150).
+            models: list[AnyEmessage] = [edifact_leg.fit_clinical_text(messages.xdis91), *messages.xbin01]
             written = [edifact_leg.to_edifact_message(m) for m in models]
             findings = tuple(messages.findings) + tuple(f for w in written for f in w.report.findings)
             valid = all(w.report.valid for w in written)

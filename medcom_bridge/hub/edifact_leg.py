@@ -15,11 +15,19 @@ EDIFACT validator; every OIOXML twin read is checked against MedCom's schema bef
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from medcom_bridge.documents import validate_as
 from medcom_bridge.edifact import EdifactSyntaxError, Facts, codes, read_facts
-from medcom_bridge.edifact.convert import EdifactConversionError, to_edifact, to_oioxml
+from medcom_bridge.edifact.convert import (
+    MAX_FTX_FIRST_S14,
+    MAX_FTX_S14,
+    Cause,
+    EdifactConversionError,
+    to_edifact,
+    to_oioxml,
+)
+from medcom_bridge.edifact.ftx import to_ftx
 from medcom_bridge.edifact.syntax import parse, serialize
 from medcom_bridge.edifact.validation import validate
 from medcom_bridge.findings import Finding, Report, error
@@ -28,14 +36,18 @@ from medcom_bridge.oioxml.model import (
     AnyEmessage,
     BinaryLetter,
     ClinicalEmail,
+    ClinicalInformation,
     Emessage,
     NegativeReceipt,
     NegativeVansReceipt,
     PositiveReceipt,
 )
 from medcom_bridge.oioxml.receipts import OriginalFacts
+from medcom_bridge.oioxml.text import Break, FormattedText, Node
 
 EDIFACT_LETTERS = frozenset({"dis91", "bin01"})
+MAX_CLINICAL_INFORMATION = 10
+"""ClinicalInformation blocks of one XDIS91 (its schema), i.e. S14 text groups of one DIS91."""
 CTL_KINDS = frozenset({"ctl01", "ctl02", "ctl03"})
 OIOXML_TWIN = codes.OIOXML_KIND
 """EDIFACT kind -> the OIOXML kind of its twin (dis91 -> xdis91 ...)."""
@@ -108,6 +120,52 @@ def to_edifact_message(message: AnyEmessage) -> Written:
     kind = EDIFACT_TWIN[message.kind]
     ids = message.envelope.identifier, message.body.letter.identifier
     return Written(serialize(interchange), kind, *ids, report)
+
+
+def fit_clinical_text(message: Emessage[ClinicalEmail]) -> Emessage[ClinicalEmail]:
+    """The letter with its text in as many ClinicalInformation blocks as a DIS91 needs (one S14 group each,
+    at most 8 FTX in the first beside the subject, 9 in the others), cut at line breaks: what
+    oioxml-legacy.md's decision table asks for a receiver that needs it ("split into several
+    ClinicalInformation blocks only when a receiver is configured to need it"). A text that fits is returned
+    unchanged, so an ordinary letter is written exactly as MedCom's converter writes it. Raises
+    `EdifactConversionError` when the text needs more than the 10 blocks an XDIS91 holds (31,150 characters)
+    or one line alone is longer than a block."""
+    body = message.body
+    infos = body.clinical_information
+    subject = body.additional_information.subject if body.additional_information else None
+    first_limit = MAX_FTX_FIRST_S14 if subject is not None else MAX_FTX_S14
+    limits = [first_limit if i == 0 else MAX_FTX_S14 for i in range(len(infos))]
+    if all(len(to_ftx("NC", i.text01.content)) <= n for i, n in zip(infos, limits, strict=True)):
+        return message
+    blocks: list[list[Node]] = []
+    for info in infos:
+        blocks += _cut(info.text01.content, first_limit if not blocks else MAX_FTX_S14)
+    if len(blocks) > MAX_CLINICAL_INFORMATION:
+        raise EdifactConversionError(
+            Cause.TOO_MANY_FTX,
+            "ClinicalInformation",
+            f"the text needs {len(blocks)} S14 groups; a DIS91 (and an XDIS91) holds at most "
+            f"{MAX_CLINICAL_INFORMATION} (31,150 characters)",
+        )
+    fitted = tuple(ClinicalInformation(FormattedText(tuple(b))) for b in blocks)
+    return replace(message, body=replace(body, clinical_information=fitted))
+
+
+def _cut(content: tuple[Node, ...], first_limit: int) -> list[list[Node]]:
+    """Consecutive lines (cut after each top-level Break) in blocks of at most the S14 group's FTX budget."""
+    lines: list[list[Node]] = [[]]
+    for node in content:
+        lines[-1].append(node)
+        if isinstance(node, Break):
+            lines.append([])
+    blocks: list[list[Node]] = [[]]
+    limit = first_limit
+    for line in lines:
+        if blocks[-1] and len(to_ftx("NC", blocks[-1] + line)) > limit:
+            blocks.append([])
+            limit = MAX_FTX_S14
+        blocks[-1] += line
+    return [b for b in blocks if b]
 
 
 def to_oioxml_message(payload: bytes) -> tuple[AnyEmessage, Written]:

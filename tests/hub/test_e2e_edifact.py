@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from medcom_bridge import demo
 from medcom_bridge.demo import Received
 from medcom_bridge.documents import validate_as
 from medcom_bridge.edifact import read_facts
@@ -225,3 +226,28 @@ def test_a_dis91_sent_again_is_not_converted_again_and_gets_the_same_ctl(world: 
     assert again.envelope.payload == first.envelope.payload  # same content, a new envelope
     assert again.envelope.envelope_id != first.envelope.envelope_id
     assert len(world.flows()) == 1
+
+
+def long_letter(world: World, lines: int) -> bytes:
+    text = "\n".join(f"Linje {i}: " + "ord " * 20 for i in range(lines))
+    return demo.carecommunication(FHIR, EDI, now=world.clock.now(), new_id=world.ids, text=text)
+
+
+def test_a_long_fhir_letter_reaches_an_edifact_only_receiver_in_several_s14_groups(world: World) -> None:
+    world.send(FHIR.ean, EDI.ean, long_letter(world, 60))
+    world.run()
+    delivered = {r.kind: r for r in world.inbox(EDI)}
+    dis91 = delivered["dis91"].envelope.payload
+    valid("dis91", dis91)
+    assert dis91.count(b"'S14+14'") == 4  # three text groups and the references' group
+
+
+def test_a_fhir_letter_too_long_for_a_dis91_gets_a_fatal_error_acknowledgement(world: World) -> None:
+    world.send(FHIR.ean, EDI.ean, long_letter(world, 400))
+    world.run()
+    assert world.inbox(EDI) == []
+    [ack] = world.inbox(FHIR)
+    assert header(fhir_of(ack))["response"]["code"] == "fatal-error"
+    [flow] = world.flows()
+    assert world.state(flow) == "rejected"
+    assert any("edifact-ftx-limit" in (e.reason or "") for e in world.events(flow))
