@@ -1,7 +1,7 @@
 """Benchmark of the hub's EDIFACT leg (issue 13): complete flows to and from an EDIFACT-only party, with the
 same flows to and from an OIOXML-only party measured in the same run as the baseline.
 
-    .venv/bin/python bench/hub_edifact.py              # 200 complete flows each way
+    .venv/bin/python bench/hub_edifact.py              # 200 complete flows per run (half each way), 2 rounds
     .venv/bin/python bench/hub_edifact.py --flows 60   # quicker
 
 A complete flow (`build_hub` on SQLite: real envelope reader, register, converter, receipt builders), half each
@@ -18,11 +18,11 @@ only), the ratio EDIFACT / OIOXML (1.0 = the EDIFACT leg costs nothing), and the
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,42 +32,32 @@ from medcom_bridge import demo
 from medcom_bridge.cli.hub import run_until_idle
 from medcom_bridge.directory import Party
 from medcom_bridge.edifact import edifact_twin
+from medcom_bridge.envelope import vans
 from medcom_bridge.hub.clock import ManualClock
+from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.hub.wiring import build_hub
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-FLOWS = DATA / "conversion" / "flows"
-FLOW1_OBJECT = "c39ea6b2-6052-45e4-a207-415e0205ab6f"
-FLOW1_IDS = ((b"KuvNrerwerwe99", b"Brevt23400929"), (b"MEDBIN62529", b"031120PWE62528"))
 MUNICIPALITY, PRACTICE = demo.MUNICIPALITY, demo.HOSPITAL
+_SPEC = importlib.util.spec_from_file_location("bench_hub", Path(__file__).with_name("hub.py"))
+assert _SPEC is not None and _SPEC.loader is not None
+_HUB_BENCH = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(_HUB_BENCH)  # the letters of bench/hub.py's complete flows
 
 
 def letters(n: int, ids: Callable[[], str], edifact: bool) -> list[tuple[str, bytes]]:
-    """(mailbox, VANSEnvelope) of n flows: CareCommunications to the practice and Flow1 pairs from it."""
-    xdis = (FLOWS / "XDIS91_medcom_flow1_to_fhir.xml").read_bytes()
-    xbin = (FLOWS / "XBIN01_medcom_flow1_to_fhir.xml").read_bytes()
-    muni, practice = MUNICIPALITY.ean, PRACTICE.ean
-    out: list[tuple[str, bytes]] = []
-    for k in range(n):
-        if k % 2 == 0:
-            cc = demo.carecommunication(
-                MUNICIPALITY,
-                PRACTICE,
-                now=demo.DEMO_NOW,
-                new_id=ids,
-                attachment=b"%PDF-1.4\n" + b"x" * 20_000,
-            )
-            out.append((muni, demo.wrap(cc, muni, practice, now=demo.DEMO_NOW, new_id=ids)))
-            continue
-        obj = str(uuid.uuid4())
-        for part, (doc, old_ids) in enumerate(zip((xdis, xbin), FLOW1_IDS, strict=True)):
-            for i, old in enumerate(old_ids):
-                doc = doc.replace(old, f"B{k:07d}{i}{part}".encode())
-            doc = doc.replace(FLOW1_OBJECT.replace("-", "").encode(), obj.replace("-", "").encode())
-            doc = doc.replace(FLOW1_OBJECT.encode(), obj.encode())
-            payload = edifact_twin(doc) if edifact else doc
-            out.append((practice, demo.wrap(payload, practice, muni, now=demo.DEMO_NOW, new_id=ids)))
-    return out
+    """(mailbox, VANSEnvelope) of n flows, those of `bench/hub.py`: CareCommunications to the practice and
+    Flow1 pairs from it; with `edifact` the practice's XDIS91 + XBIN01 are written as their DIS91 + BIN01."""
+    out: list[tuple[str, bytes]] = _HUB_BENCH._letters(n, ids)
+    if not edifact:
+        return out
+    twins = []
+    for mailbox, data in out:
+        if mailbox == PRACTICE.ean:
+            envelope = vans.unwrap(data)
+            twin = edifact_twin(envelope.payload)
+            data = demo.wrap(twin, mailbox, envelope.receiver.value, now=demo.DEMO_NOW, new_id=ids)
+        twins.append((mailbox, data))
+    return twins
 
 
 def run(n: int, root: Path, edifact: bool) -> float:
@@ -82,20 +72,23 @@ def run(n: int, root: Path, edifact: bool) -> float:
     for i, (mailbox, data) in enumerate(letters(n, ids, edifact)):
         demo.drop(root / "spool", mailbox, f"l{i:06d}", data)
     systems = [demo.EndSystem(root / "spool", Party(p.ean), ids) for p in (MUNICIPALITY, PRACTICE)]
-    t0 = time.perf_counter()
-    first = run_until_idle(hub)
-    t1 = time.perf_counter()
+    letters_taken, letters_s = timed_run(hub)
     clock.advance(minutes=5)
-    for system in systems:
+    for system in systems:  # the parties answer: not timed
         system.answer_all(now=clock.now())
-    t2 = time.perf_counter()
-    second = run_until_idle(hub)
-    t3 = time.perf_counter()
+    receipts_taken, receipts_s = timed_run(hub)
     answers = sum(len(list((root / "spool" / p.ean / "in").glob("*.xml"))) for p in (MUNICIPALITY, PRACTICE))
     hub.store.close()
-    assert first.converted == n and not first.errors and not second.errors, (first, second)
+    assert letters_taken.converted == n and not letters_taken.errors and not receipts_taken.errors
     assert answers == n // 2 + (n - n // 2) * 2, answers  # one Ack per letter out, two receipts per letter in
-    return n / ((t1 - t0) + (t3 - t2))
+    return n / (letters_s + receipts_s)
+
+
+def timed_run(hub: Hub) -> tuple[Summary, float]:
+    """Run the hub until it is idle: what it did and how long it took (seconds)."""
+    start = time.perf_counter()
+    summary = run_until_idle(hub)
+    return summary, time.perf_counter() - start
 
 
 def main() -> None:
