@@ -19,7 +19,19 @@ from medcom_bridge.edifact import read_facts
 from medcom_bridge.hub.events import Step
 from medcom_bridge.hub.stats import conversions, negative_receipts
 from medcom_bridge.oioxml.model import PositiveReceipt
-from tests.hub.e2e import EDI, FHIR, OIO, Pair, World, edifact_pair, fhir_of, header, kinds, oioxml_of
+from tests.hub.e2e import (
+    EDI,
+    FHIR,
+    OIO,
+    UNKNOWN,
+    Pair,
+    World,
+    edifact_pair,
+    fhir_of,
+    header,
+    kinds,
+    oioxml_of,
+)
 
 
 def valid(kind: str, payload: bytes) -> None:
@@ -251,3 +263,15 @@ def test_a_fhir_letter_too_long_for_a_dis91_gets_a_fatal_error_acknowledgement(w
     [flow] = world.flows()
     assert world.state(flow) == "rejected"
     assert any("edifact-ftx-limit" in (e.reason or "") for e in world.events(flow))
+
+
+def test_a_dis91_to_an_unknown_receiver_gets_a_ctl01_naming_the_unknown_location_number(world: World) -> None:
+    dis91, _ = edifact_pair(world.pair(EDI, OIO))
+    world.send(EDI.ean, UNKNOWN, dis91.replace(OIO.ean.encode(), UNKNOWN.encode()))
+    world.run()
+    [ctl01] = world.inbox(EDI)
+    assert ctl01.kind == "ctl01"
+    valid("ctl01", ctl01.envelope.payload)
+    acknowledged = read_facts(ctl01.envelope.payload).acknowledges
+    assert acknowledged is not None and acknowledged.refuse_code == "ukendt_lokationsnummer"
+    assert acknowledged.receiver_ean == UNKNOWN
