@@ -492,6 +492,54 @@ def acknowledge(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The ids of an envelope's header, read from bytes that may not be a whole document."""
+
+    sender: str
+    receiver: str
+    envelope_id: str
+
+
+HEADER_PEEK_BYTES = 64 * 1024
+_PEEK = {
+    name: re.compile(
+        rb"<(?:[A-Za-z_][\w.-]*:)?" + name.encode() + rb"(?:\s[^>]*)?>\s*([0-9A-Za-z-]{1,64})\s*<"
+    )
+    for name in ("SenderID", "ReceiverID", "EnvelopeIdentifier")
+}
+
+
+def peek_header(data: bytes) -> Header | None:
+    """SenderID, ReceiverID and EnvelopeIdentifier from the start of a possibly truncated or broken envelope
+    (a half-written file), so that its sender can still be told; None when any of them is not there. Reads
+    only the first `HEADER_PEEK_BYTES` and parses nothing (no entities, no DTD: plain patterns)."""
+    head = data[:HEADER_PEEK_BYTES]
+    found = {name: pattern.search(head) for name, pattern in _PEEK.items()}
+    if not all(found.values()):
+        return None
+    sender, receiver, envelope_id = (found[n].group(1).decode("ascii") for n in _PEEK)  # type: ignore[union-attr]
+    return Header(sender, receiver, envelope_id)
+
+
+def negative_vans(header: Header, *, description: str, envelope_id: str, sent: datetime) -> Envelope:
+    """The envelope-level NegativeVans receipt for an envelope that could not be read (no MetaInformation is
+    known, which only NegativeVans allows), from its receiver back to its sender."""
+    if not _UUID.fullmatch(header.envelope_id):
+        raise EnvelopeError(
+            "vans-receipt",
+            f"{_ROOT}/EnvelopeIdentifier",
+            "the original envelope id is not a UUID: no receipt",
+        )
+    return Envelope(
+        sender=EndPoint(header.receiver),
+        receiver=EndPoint(header.sender),
+        envelope_id=envelope_id,
+        sent=sent,
+        body=Receipt("NegativeVans", header.envelope_id, None, ErrorInfo(description[:255])),
+    )
+
+
 def check_envelope(envelope: Envelope) -> None:
     """Refuse a model that would serialize to an envelope the XSD or our rules reject."""
     for finding in _model_findings(envelope):
