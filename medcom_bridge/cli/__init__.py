@@ -26,6 +26,25 @@ app = typer.Typer(
 )
 app.add_typer(sor_app, name="sor")
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from medcom_bridge import __version__
+
+        typer.echo(f"medcom-bridge {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
+
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2

@@ -1000,7 +1000,7 @@ class Tx:
         rows = self.conn.execute(
             select(t.events).where(t.events.c.flow_id == flow_id).order_by(t.events.c.seq)
         ).mappings()
-        return [_event_from_row(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     def _trace(
         self,
@@ -1110,7 +1110,7 @@ def _event_row(e: TraceEvent, seq: int) -> dict[str, Any]:
     return row
 
 
-def _event_from_row(r: RowMapping) -> TraceEvent:
+def event_from_row(r: RowMapping) -> TraceEvent:
     return TraceEvent(
         **{name: r[name] for name in _EVENT_FIELDS},
         at=utc(r["at"]),
