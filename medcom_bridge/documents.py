@@ -1,7 +1,8 @@
 """Which kind of MedCom document a byte string is, and validating any of them.
 
 Kinds are the fixed names of `architecture.md` §3.1: carecommunication, acknowledgement, xdis91, xbin01,
-xctl01, xctl02, xctl03, vansenvelope. Detection looks only at the outermost structure (root element,
+xctl01, xctl02, xctl03, vansenvelope; the other MedCom FHIR messages (hospitalnotification,
+homecareobservation, emptymessage) are recognised by their event code and refused as not supported. Detection looks only at the outermost structure (root element,
 namespace, the MessageHeader event code) so that a broken message is still routed to the validator that can
 say what is wrong with it.
 """
@@ -26,6 +27,9 @@ KINDS = (
     "xctl02",
     "xctl03",
     "vansenvelope",
+    "hospitalnotification",
+    "homecareobservation",
+    "emptymessage",
 )
 
 VANS_NS = "urn:oio:medcom:vans-envelope:1.0.4"
@@ -42,9 +46,23 @@ _OIOXML_BODY_KIND = {
 _EVENT_KIND = {
     "care-communication-message": "carecommunication",
     "acknowledgement-message": "acknowledgement",
+    # The other MedCom FHIR messages (medcom-messaging-eventCodes) get their own kind, so that they are
+    # refused as what they are instead of being judged as a broken CareCommunication.
+    "hospital-notification-message": "hospitalnotification",
+    "homecareobservation-message": "homecareobservation",
+    "empty-message": "emptymessage",
+}
+# FHIR messages we recognise but do not handle: kind -> (MedCom's name, its event code).
+UNSUPPORTED_FHIR = {
+    kind: (name, event)
+    for event, kind, name in (
+        ("hospital-notification-message", "hospitalnotification", "HospitalNotification"),
+        ("homecareobservation-message", "homecareobservation", "HomeCareObservation"),
+        ("empty-message", "emptymessage", "messaging empty-message"),
+    )
 }
 
-_JSON_EVENT = re.compile(rb'"code"\s*:\s*"(care-communication-message|acknowledgement-message)"')
+_JSON_EVENT = re.compile(rb'"code"\s*:\s*"(' + b"|".join(e.encode() for e in _EVENT_KIND) + rb')"')
 
 
 class UnknownKind(ValueError):
@@ -141,7 +159,17 @@ def validate_as(kind: str, data: bytes) -> Report:
         from medcom_bridge.envelope.validation import validate_bytes as validate_envelope
 
         return validate_envelope(data)
+    if kind in UNSUPPORTED_FHIR:
+        return Report(kind, None, (error("kind-unsupported", "Bundle", unsupported_fhir(kind)),))
     return Report("unknown", None, (error("kind-unknown", "/", f"unknown kind {kind!r}"),))
+
+
+def unsupported_fhir(kind: str) -> str:
+    name, event = UNSUPPORTED_FHIR[kind]
+    return (
+        f"a MedCom {name} (MessageHeader event {event!r}) is not supported; medcom-bridge handles "
+        "CareCommunication (care-communication-message) and Acknowledgement (acknowledgement-message)"
+    )
 
 
 class NotRenderable(ValueError):
@@ -176,4 +204,7 @@ def render_document(data: bytes) -> str:
             problem = reading.payload_problem or f"it carries {reading.payload_kind or 'no readable letter'}"
             raise NotRenderable(f"the VANSEnvelope holds nothing to render: {problem}")
         return render_document(reading.message.data)
-    raise NotRenderable(f"{kind} messages have no HTML view; render takes a CareCommunication or an XDIS91")
+    reason = f"{unsupported_fhir(kind)}; " if kind in UNSUPPORTED_FHIR else ""
+    raise NotRenderable(
+        f"{reason}{kind} messages have no HTML view; render takes a CareCommunication or an XDIS91"
+    )
