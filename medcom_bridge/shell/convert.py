@@ -167,6 +167,16 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         unclaimed = [(i, b) for i, b in unclaimed if not any(b is m for m in mine)]
         if len(letters) == 1:
             mine += [b for _, b in unclaimed]
+        missing = _missing_objects(letter, mine)
+        if missing:
+            # The hub may send a letter without its late XBIN01 (use cases S1.A2/S1.A3, after the pairing
+            # timer); this stateless command has no timer, and the result would fail our own validator.
+            outcome.problems.append(
+                f"{_source.file}: XDIS91 letter {letter.body.letter.identifier} refers to "
+                + ", ".join(missing)
+                + " in an XBIN01 that was not given; pass the XBIN01 alongside the XDIS91. Not converted"
+            )
+            continue
         result = xdis91_to_carecommunication(letter, mine, context=ctx)
         bundle = result.bundle
         outcome.outputs.append(
@@ -180,6 +190,18 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
                 result.report,
             )
         )
+
+
+def _missing_objects(letter: Any, binaries: Sequence[Any]) -> list[str]:
+    """The XBIN01 objects the XDIS91 references that none of `binaries` carries, described for a person."""
+    from medcom_bridge.oioxml.model import same_object_id
+
+    carried = [o.object_identifier for b in binaries for o in b.body.binary_object]
+    return [
+        f"object {r.bin.object_identifier} ({r.bin.object_code}, .{r.bin.object_extension_code})"
+        for r in letter.body.reference
+        if r.bin is not None and not any(same_object_id(c, r.bin.object_identifier) for c in carried)
+    ]
 
 
 def _to_xdis91(inputs: Sequence[Input], fmt: str, ctx: Context, outcome: Outcome) -> None:
