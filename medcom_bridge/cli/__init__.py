@@ -134,23 +134,21 @@ def convert(
 ) -> None:
     """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)."""
     from medcom_bridge.shell import convert as shell
+    from medcom_bridge.shell.register import RegisterLoadError
 
     if to not in shell.TARGETS or fhir_format not in ("json", "xml"):
         typer.echo(f"--to must be one of {', '.join(shell.TARGETS)}; --fhir-format json or xml", err=True)
         raise typer.Exit(EXIT_USAGE)
-    sor_data = read_input(sor) if sor else None
-    edi_data = read_input(edi) if edi else None
     files = [(str(p), read_input(p)) for p in paths]
-    if (sor and sor_data is None) or (edi and edi_data is None) or any(d is None for _, d in files):
+    if any(d is None for _, d in files):
         raise typer.Exit(EXIT_USAGE)
+    try:
+        directory = shell.load_directory(sor, edi)
+    except RegisterLoadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     code = shell.run(
-        [(name, d) for name, d in files if d is not None],
-        to,
-        fhir_format,
-        sor_data,
-        edi_data,
-        out_dir,
-        typer.echo,
+        [(name, d) for name, d in files if d is not None], to, fhir_format, directory, out_dir, typer.echo
     )
     raise typer.Exit(code)
 

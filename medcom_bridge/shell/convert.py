@@ -35,15 +35,15 @@ def live_context(directory: Directory) -> Context:
     return Context(new_uuid=lambda: str(uuid.uuid4()), new_letter_id=new_letter_id, directory=directory)
 
 
-def load_directory(sor: bytes | None, edi: bytes | None) -> Directory:
-    """The register from an official SOR XML export (+ SOR-EDI CSV), or an empty one."""
+def load_directory(sor: Path | None, edi: Path | None) -> Directory:
+    """The register from an official SOR XML export (+ SOR-EDI CSV), or an empty one.
+
+    Raises `shell.register.RegisterLoadError` (one line: file, line, what was expected)."""
     if sor is None:
         return StaticDirectory()
-    from medcom_bridge.registry.register import Register
-    from medcom_bridge.registry.sor_edi import read_sor_edi_csv
-    from medcom_bridge.registry.sor_xml import read_sor_xml
+    from medcom_bridge.shell.register import load_register
 
-    return Register.build(read_sor_xml(sor), read_sor_edi_csv(edi) if edi is not None else None)
+    return load_register(sor, edi)
 
 
 @dataclass(slots=True)
@@ -355,8 +355,7 @@ def run(
     files: Sequence[tuple[str, bytes]],
     to: str,
     fhir_format: str,
-    sor: bytes | None,
-    edi: bytes | None,
+    directory: Directory,
     out_dir: Path,
     echo: Callable[..., Any],
 ) -> int:
@@ -368,11 +367,7 @@ def run(
             inputs.append(read_input(name, data))
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
-    try:
-        context = live_context(load_directory(sor, edi))
-    except ValueError as exc:
-        echo(f"register: {exc}", err=True)
-        return 2
+    context = live_context(directory)
     outcome = convert(inputs, to, fhir_format, context) if inputs else Outcome()
     not_written, _ = write_outputs(outcome, out_dir, now_utc(), echo)
     for problem in [*problems, *outcome.problems, *not_written]:
