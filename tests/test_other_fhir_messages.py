@@ -10,8 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medcom_bridge.cli import app
-from medcom_bridge.documents import detect_kind, render_document, validate_document
-from medcom_bridge.documents import NotRenderable
+from medcom_bridge.documents import NotRenderable, detect_kind, render_document, validate_document
 from medcom_bridge.fhir.codec import parse, to_xml
 from tests.conftest import DATA
 
@@ -38,7 +37,9 @@ def message_with_event(event: str, fmt: str) -> bytes:
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 @pytest.mark.parametrize(("event", "kind", "name"), EVENTS)
-def test_each_message_has_its_own_kind_and_is_not_supported(event: str, kind: str, name: str, fmt: str) -> None:
+def test_each_message_has_its_own_kind_and_is_not_supported(
+    event: str, kind: str, name: str, fmt: str
+) -> None:
     data = message_with_event(event, fmt)
     assert detect_kind(data) == kind
     report = validate_document(data)
