@@ -47,7 +47,8 @@ def validate(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")] = False,
 ) -> None:
-    """Detect each file's kind and validate it with MedCom's rules."""
+    """Detect each file's kind and validate it with MedCom's rules (exit 0 all valid, 1 at least one invalid,
+    2 usage error or unreadable file)."""
     worst = EXIT_OK
     for path in paths:
         data = read_input(path)
@@ -93,7 +94,8 @@ def render(
         Path | None, typer.Option("-o", "--out", help="Write the HTML page here instead of to stdout.")
     ] = None,
 ) -> None:
-    """Render a message thread as one self-contained HTML page (exit 1: unreadable message, 2: usage)."""
+    """Render a message thread as one self-contained HTML page (exit 0 written, 1 the message is broken,
+    2 usage error, unreadable file or a kind without an HTML view)."""
     from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
     from medcom_bridge.xmlsafe import XmlError
 
@@ -132,7 +134,10 @@ def convert(
     sor: Annotated[Path | None, typer.Option("--sor", help="Official SOR XML export (the register).")] = None,
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
 ) -> None:
-    """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)."""
+    """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement).
+
+    Exit 0 every output written, 1 an input could not be converted (nothing invalid is written), 2 usage
+    error or an unreadable message or register file."""
     from medcom_bridge.shell import convert as shell
     from medcom_bridge.shell.register import RegisterLoadError
 
