@@ -68,5 +68,4 @@ def test_help_states_the_contract_exit_codes(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
     assert result.exit_code == 0
-    assert all(f"{code} " in text for code in ("exit 0", " 1", " 2")), text
-    assert "2 usage error" in text
+    assert re.search(r"[eE]xit 0 .*, 1 .*, 2 usage error", text), text
