@@ -43,7 +43,18 @@ TYPES = {
         "VersionCodeType",
         "TypeCodeType",
     ],
-    "2005/08/07": ["AcknowledgementCodeType", "VersionCodeType"],
+    # Receipts, and the older XDIS91 XD9133L / XBIN01 XB0130X editions.
+    "2005/08/07": [
+        "AcknowledgementCodeType",
+        "IdentifierCodeType",
+        "MedicalSpecialityCodeType",
+        "EpisodeOfCareStatusCode01Type",
+        "ObjectCodeType",
+        "ObjectExtensionCodeType",
+        "StatusCodeType",
+        "VersionCodeType",
+        "TypeCodeType",
+    ],
     "2020/05/06": ["AcknowledgementCodeType", "VersionCodeType"],
 }
 

@@ -187,11 +187,7 @@ def split_emessage(
 
 
 def _body_fits(ns: str, body: str) -> bool:
-    if body == "ClinicalEmail":
-        return ns == NS_2006
-    if body == "BinaryLetter":
-        return ns == NS_2012
-    return ns in (NS_2005, NS_2020)
+    return body in BODIES.get(ns, {})
 
 
 def unsupported_message(ns: str, body: str, body_el: etree._Element | None = None) -> str:
@@ -202,7 +198,8 @@ def unsupported_message(ns: str, body: str, body_el: etree._Element | None = Non
             break
     supported = (
         "medcom-bridge reads XDIS91 XD9134L (ClinicalEmail, namespace …/2006/07/01/), XBIN01 XB0131X "
-        "(BinaryLetter, …/2012/03/28/) and XCTL01/02/03 (…/2005/08/07/ or …/2020/05/06/)"
+        "(BinaryLetter, …/2012/03/28/), their older editions XD9133L and XB0130X (…/2005/08/07/) and "
+        "XCTL01/02/03 (…/2005/08/07/ or …/2020/05/06/)"
     )
     return f"{body}{version} in namespace {ns or '(none)'} is not supported; {supported}"
 
