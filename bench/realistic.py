@@ -18,12 +18,64 @@ from medcom_bridge.fhir.parties import Author, Organization, Patient
 
 SEED = 14
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-_WORDS = (
-    "patienten borger hjemmeplejen sygeplejerske medicin dosis ændret kontrol blodtryk måling vægt uge "
-    "aftale udskrivelse indlæggelse træning genoptræning hjælpemidler rollator bad mad søvn smerter "
-    "behandling laboratoriesvar prøve henvisning opfølgning pårørende datter søn telefon besøg dag nat "
-    "morgen aften i og er har ikke skal bedes venligst tak for hilsen med til fra om på at det den"
-).split()
+_WORDS = [
+    "patienten",
+    "borger",
+    "hjemmeplejen",
+    "sygeplejerske",
+    "medicin",
+    "dosis",
+    "ændret",
+    "kontrol",
+    "blodtryk",
+    "måling",
+    "vægt",
+    "uge",
+    "aftale",
+    "udskrivelse",
+    "indlæggelse",
+    "træning",
+    "genoptræning",
+    "hjælpemidler",
+    "rollator",
+    "bad",
+    "mad",
+    "søvn",
+    "smerter",
+    "behandling",
+    "laboratoriesvar",
+    "prøve",
+    "henvisning",
+    "opfølgning",
+    "pårørende",
+    "datter",
+    "søn",
+    "telefon",
+    "besøg",
+    "dag",
+    "nat",
+    "morgen",
+    "aften",
+    "i",
+    "og",
+    "er",
+    "har",
+    "ikke",
+    "skal",
+    "bedes",
+    "venligst",
+    "tak",
+    "for",
+    "hilsen",
+    "med",
+    "til",
+    "fra",
+    "om",
+    "på",
+    "at",
+    "det",
+    "den",
+]
 _CATEGORIES = ("examination-results", "carecoordination", "medicine", "nursing", "training", "other")
 _MUNICIPALITY = Organization(sor="1144561000016002", ean="5790001348120", name="Hjemmeplejen Odense")
 _HOSPITAL = Organization(sor="1105781000016007", ean="5790000121441", name="OUH Medicinsk Afdeling")

@@ -527,17 +527,19 @@ _OBJECT_EXT = El("ObjectExtensionCode", enum("ObjectExtensionCodeType", "object 
 _OBJECT_SIZE = El("OriginalObjectSize", POSITIVE_INTEGER)
 
 
-def _xdis91_letter(version: str) -> ComplexT:
+def _letter(kind: str, version: str, status: El, *extra: El) -> ComplexT:
+    """LetterType restricted to one message: its version and type code, the allowed status codes."""
+    what = kind.upper()
     return ComplexT(
         Seq(
             (
                 El("Identifier", S14),
-                El("VersionCode", fixed(version, "the XDIS91 version", "VersionCodeType")),
+                El("VersionCode", fixed(version, f"the {what} version", "VersionCodeType")),
                 El("StatisticalCode", string(1, 8)),
                 El("Authorisation", _DATETIME),
-                El("TypeCode", fixed("XDIS91", "the XDIS91 type code", "TypeCodeType")),
-                El("StatusCode", enum("StatusCodeType", "status code")),
-                El("EpisodeOfCareIdentifier", S35, 0),
+                El("TypeCode", fixed(what, f"the {what} type code", "TypeCodeType")),
+                status,
+                *extra,
             )
         )
     )
@@ -588,7 +590,15 @@ def _clinical_email(version: str, additional_information: bool) -> ComplexT:
     return ComplexT(
         Seq(
             (
-                El("Letter", _xdis91_letter(version)),
+                El(
+                    "Letter",
+                    _letter(
+                        "xdis91",
+                        version,
+                        El("StatusCode", enum("StatusCodeType", "status code")),
+                        El("EpisodeOfCareIdentifier", S35, 0),
+                    ),
+                ),
                 El("Sender", _SENDER),
                 El("Receiver", _RECEIVER),
                 El("Patient", _PATIENT),
@@ -604,21 +614,6 @@ CLINICAL_EMAIL = _clinical_email("XD9134L", additional_information=True)
 CLINICAL_EMAIL_2005 = _clinical_email("XD9133L", additional_information=False)
 
 
-def _xbin01_letter(version: str) -> ComplexT:
-    return ComplexT(
-        Seq(
-            (
-                El("Identifier", S14),
-                El("VersionCode", fixed(version, "the XBIN01 version", "VersionCodeType")),
-                El("StatisticalCode", string(1, 8)),
-                El("Authorisation", _DATETIME),
-                El("TypeCode", fixed("XBIN01", "the XBIN01 type code", "TypeCodeType")),
-                El("StatusCode", fixed("nytbrev", "allowed in XBIN01 (only new letters)", "StatusCodeType")),
-            )
-        )
-    )
-
-
 _UUID = pattern(
     r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
     "a UUID with dashes (8-4-4-4-12 hex digits), e.g. 'c39ea6b2-6052-45e4-a207-415e0205ab6f'",
@@ -631,7 +626,17 @@ def _binary_letter(version: str, sender: ComplexT, object_identifier: SimpleT) -
     return ComplexT(
         Seq(
             (
-                El("Letter", _xbin01_letter(version)),
+                El(
+                    "Letter",
+                    _letter(
+                        "xbin01",
+                        version,
+                        El(
+                            "StatusCode",
+                            fixed("nytbrev", "allowed in XBIN01 (only new letters)", "StatusCodeType"),
+                        ),
+                    ),
+                ),
                 El("Sender", sender),
                 El("Receiver", _RECEIVER),
                 Choice(
