@@ -405,8 +405,13 @@ def make_envelope(
     path = f"{_ROOT}/Message/Data"
     if not payload:
         raise EnvelopeError("vans-payload-empty", path, "the payload is empty")
+    root = None
     try:
-        actual = detect_kind(payload)
+        if _is_xml(payload):  # parsed once: the kind and the Document facts from one tree
+            root = parse_xml(payload)
+            actual = kind_of_element(root)
+        else:
+            actual = detect_kind(payload)
     except XmlError as exc:
         raise EnvelopeError(exc.rule, path, f"payload: {exc}") from None
     except (UnknownKind, ValueError) as exc:
@@ -415,7 +420,7 @@ def make_envelope(
         raise EnvelopeError(
             "vans-payload-kind", path, f"asked to wrap a {kind} but the payload is a {actual}"
         )
-    document = document_for(actual, payload)
+    document = document_for(actual, payload, root)
     tags = list(service_tags)
     if actual in FHIR_NAME_PREFIXES and not any(t.name == MIME_TAG for t in tags):
         tags.insert(0, ServiceTag(MIME_TAG, fhir_mime_type(payload)))
