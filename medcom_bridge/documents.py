@@ -2,9 +2,9 @@
 
 Kinds are the fixed names of `architecture.md` §3.1: carecommunication, acknowledgement, xdis91, xbin01,
 xctl01, xctl02, xctl03, vansenvelope; the other MedCom FHIR messages (hospitalnotification,
-homecareobservation, emptymessage) are recognised by their event code and refused as not supported. Detection looks only at the outermost structure (root element,
-namespace, the MessageHeader event code) so that a broken message is still routed to the validator that can
-say what is wrong with it.
+homecareobservation, emptymessage) are recognised by their event code and refused as not supported.
+Detection looks only at the outermost structure (root element, namespace, the MessageHeader event code) so
+that a broken message is still routed to the validator that can say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -43,24 +43,20 @@ _OIOXML_BODY_KIND = {
     "PositiveReceipt": "xctl03",
 }
 
+# The other MedCom FHIR messages (medcom-messaging-eventCodes) get their own kind, so that they are refused
+# as what they are instead of being judged as a broken CareCommunication: event -> (kind, MedCom's name).
+_UNSUPPORTED_EVENTS = {
+    "hospital-notification-message": ("hospitalnotification", "HospitalNotification"),
+    "homecareobservation-message": ("homecareobservation", "HomeCareObservation"),
+    "empty-message": ("emptymessage", "messaging empty-message"),
+}
 _EVENT_KIND = {
     "care-communication-message": "carecommunication",
     "acknowledgement-message": "acknowledgement",
-    # The other MedCom FHIR messages (medcom-messaging-eventCodes) get their own kind, so that they are
-    # refused as what they are instead of being judged as a broken CareCommunication.
-    "hospital-notification-message": "hospitalnotification",
-    "homecareobservation-message": "homecareobservation",
-    "empty-message": "emptymessage",
+    **{event: kind for event, (kind, _) in _UNSUPPORTED_EVENTS.items()},
 }
 # FHIR messages we recognise but do not handle: kind -> (MedCom's name, its event code).
-UNSUPPORTED_FHIR = {
-    kind: (name, event)
-    for event, kind, name in (
-        ("hospital-notification-message", "hospitalnotification", "HospitalNotification"),
-        ("homecareobservation-message", "homecareobservation", "HomeCareObservation"),
-        ("empty-message", "emptymessage", "messaging empty-message"),
-    )
-}
+UNSUPPORTED_FHIR = {kind: (name, event) for event, (kind, name) in _UNSUPPORTED_EVENTS.items()}
 
 _JSON_EVENT = re.compile(rb'"code"\s*:\s*"(' + b"|".join(e.encode() for e in _EVENT_KIND) + rb')"')
 

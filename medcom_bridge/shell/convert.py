@@ -16,11 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcom_bridge.convert.context import Context, ConversionError
 from medcom_bridge.directory import Directory, StaticDirectory
 from medcom_bridge.findings import Finding, Report
+
+if TYPE_CHECKING:
+    from medcom_bridge.oioxml.model import BinaryLetter, ClinicalEmail, Emessage
 
 TARGETS = ("carecommunication", "xdis91", "acknowledgement", "xctl")
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -155,7 +158,7 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         outcome.problems.append("--to carecommunication needs an XDIS91 (and its XBIN01, if any)")
         return
     unclaimed = list(binaries)
-    for _source, letter in letters:
+    for source, letter in letters:
         wanted = {
             uuid_without_dashes(r.bin.object_identifier).lower() for r in letter.body.reference if r.bin
         }
@@ -172,7 +175,7 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
             # The hub may send a letter without its late XBIN01 (use cases S1.A2/S1.A3, after the pairing
             # timer); this stateless command has no timer, and the result would fail our own validator.
             outcome.problems.append(
-                f"{_source.file}: XDIS91 letter {letter.body.letter.identifier} refers to "
+                f"{source.file}: XDIS91 letter {letter.body.letter.identifier} refers to "
                 + ", ".join(missing)
                 + " in an XBIN01 that was not given; pass the XBIN01 alongside the XDIS91. Not converted"
             )
@@ -192,7 +195,9 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         )
 
 
-def _missing_objects(letter: Any, binaries: Sequence[Any]) -> list[str]:
+def _missing_objects(
+    letter: Emessage[ClinicalEmail], binaries: Sequence[Emessage[BinaryLetter]]
+) -> list[str]:
     """The XBIN01 objects the XDIS91 references that none of `binaries` carries, described for a person."""
     from medcom_bridge.oioxml.model import same_object_id
 
