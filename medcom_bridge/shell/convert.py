@@ -323,10 +323,13 @@ def write_outputs(
             # The converter's warnings often name the cause (e.g. convert-sor-unknown: pass --sor), the
             # validator's errors only the effect: show the cause first.
             causes = [f for f in out.report.findings if f.severity == "warning"]
+            unknown_sor = [f for f in causes if f.rule == "convert-sor-unknown"]
+            lead = f"{out.kind} {out.letter_id}: the converted message is invalid; not written"
+            if unknown_sor:
+                lead += " (give --sor FILE, a SOR XML export that knows the parties' location numbers)"
+            # One short line to act on, then one line per cause and per error (never one 1,000-character line).
             problems.append(
-                f"{out.kind} {out.letter_id}: the converted message is invalid; not written ("
-                + "; ".join(str(f) for f in [*causes, *out.report.errors[:5]])
-                + ")"
+                "\n".join([lead + ":", *(f"  {f}" for f in [*causes, *out.report.errors[:5]])])
             )
             continue
         try:

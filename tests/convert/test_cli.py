@@ -145,3 +145,24 @@ def test_a_letter_without_its_xbin01_is_refused(tmp_path: Path) -> None:
         assert "XDIS91 letter Brevt23400929 refers to object c39ea6b2605245e4a207415e0205ab6f" in err
         assert "XBIN01 that was not given" in err
         assert not out.exists() or not list(out.iterdir())
+
+
+def test_convert_without_a_register_says_to_give_sor_in_one_short_line(tmp_path: Path) -> None:
+    """Issue 12: `convert --to carecommunication` without --sor printed one 900-character line."""
+    flows = FLOWS
+    result = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            "--to",
+            "carecommunication",
+            "--out-dir",
+            str(tmp_path),
+            str(flows / "XDIS91_medcom_flow1_to_fhir.xml"),
+            str(flows / "XBIN01_medcom_flow1_to_fhir.xml"),
+        ],
+    )
+    assert result.exit_code == 1
+    first = result.output.strip().splitlines()[0]
+    assert "give --sor FILE" in first and len(first) < 250
+    assert all(len(line) < 400 for line in result.output.splitlines())
