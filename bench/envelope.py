@@ -5,7 +5,8 @@ synthetic 20 MB XBIN01-sized FHIR message (large attachments are what makes an e
 messages/s, MB/s, p50/p99 per message, peak traced memory, and the ratio to a named baseline:
   * unwrap vs "lxml fromstring + base64 decode of Data": the least any reader must do;
   * wrap vs "lxml build + tostring + base64 encode": the least any writer must do.
-The ratio is what our checks (structure, GLN, UUIDs, payload kind, FHIR name/MIME) cost on top.
+The ratio is what our checks (structure, GLN, UUIDs, payload kind, FHIR name/MIME) cost on top; issue 14's
+goal for unwrap is 1.5x. Figures are CPU time of this process.
 
     .venv/bin/python bench/envelope.py [--rounds N]
 """
@@ -86,16 +87,19 @@ def baseline_wrap(payload: bytes) -> bytes:
 def measure(
     fn: Callable[[bytes], object], inputs: list[bytes], rounds: int
 ) -> tuple[float, float, float, float, int]:
-    """(messages/s, MB/s, p50 ms, p99 ms, peak bytes) over `rounds` passes."""
+    """(messages/s, MB/s, p50 ms, p99 ms, peak bytes) over `rounds` passes, in CPU time of this process: what
+    one core does, independent of other load on a shared machine (as bench/validate.py and bench/convert.py)."""
     times: list[float] = []
-    size = sum(len(i) for i in inputs) * rounds
-    start = time.perf_counter()
+    size = sum(len(i) for i in inputs)
+    best = float("inf")  # the fastest pass: on a shared machine a slow pass measures the neighbours
     for _ in range(rounds):
+        start = time.process_time()
         for item in inputs:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn(item)
-            times.append(time.perf_counter() - t0)
-    total = time.perf_counter() - start
+            times.append(time.process_time() - t0)
+        best = min(best, time.process_time() - start)
+    total = best
     tracemalloc.start()
     for item in inputs:
         fn(item)
@@ -103,7 +107,7 @@ def measure(
     tracemalloc.stop()
     times.sort()
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-    return len(times) / total, size / total / 1e6, statistics.median(times) * 1e3, p99 * 1e3, peak
+    return len(inputs) / total, size / total / 1e6, statistics.median(times) * 1e3, p99 * 1e3, peak
 
 
 def report(

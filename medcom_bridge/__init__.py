@@ -1,3 +1,3 @@
 """medcom-bridge: Danish clinical correspondence across the move from OIOXML/EDIFACT to HL7 FHIR."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,9 +1,11 @@
 """Which kind of MedCom document a byte string is, and validating any of them.
 
 Kinds are the fixed names of `architecture.md` §3.1: carecommunication, acknowledgement, xdis91, xbin01,
-xctl01, xctl02, xctl03, vansenvelope, and the EDIFACT kinds dis91, bin01, ctl01, ctl02, ctl03. Detection
-looks only at the outermost structure (root element, namespace, the MessageHeader event code, the UNH message
-version) so that a broken message is still routed to the validator that can say what is wrong with it.
+xctl01, xctl02, xctl03, vansenvelope, and the EDIFACT kinds dis91, bin01, ctl01, ctl02, ctl03; the other MedCom
+FHIR messages (hospitalnotification, homecareobservation, emptymessage) are recognised by their event code and
+refused as not supported. Detection looks only at the outermost structure (root element, namespace, the
+MessageHeader event code, the UNH message version) so that a broken message is still routed to the validator
+that can say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ KINDS = (
     "ctl01",
     "ctl02",
     "ctl03",
+    "hospitalnotification",
+    "homecareobservation",
+    "emptymessage",
 )
-EDIFACT_KINDS = KINDS[-5:]
+EDIFACT_KINDS = ("dis91", "bin01", "ctl01", "ctl02", "ctl03")
 
 VANS_NS = "urn:oio:medcom:vans-envelope:1.0.4"
 
@@ -45,12 +50,22 @@ _OIOXML_BODY_KIND = {
     "PositiveReceipt": "xctl03",
 }
 
+# The other MedCom FHIR messages (medcom-messaging-eventCodes) get their own kind, so that they are refused
+# as what they are instead of being judged as a broken CareCommunication: event -> (kind, MedCom's name).
+_UNSUPPORTED_EVENTS = {
+    "hospital-notification-message": ("hospitalnotification", "HospitalNotification"),
+    "homecareobservation-message": ("homecareobservation", "HomeCareObservation"),
+    "empty-message": ("emptymessage", "messaging empty-message"),
+}
 _EVENT_KIND = {
     "care-communication-message": "carecommunication",
     "acknowledgement-message": "acknowledgement",
+    **{event: kind for event, (kind, _) in _UNSUPPORTED_EVENTS.items()},
 }
+# FHIR messages we recognise but do not handle: kind -> (MedCom's name, its event code).
+UNSUPPORTED_FHIR = {kind: (name, event) for event, (kind, name) in _UNSUPPORTED_EVENTS.items()}
 
-_JSON_EVENT = re.compile(rb'"code"\s*:\s*"(care-communication-message|acknowledgement-message)"')
+_JSON_EVENT = re.compile(rb'"code"\s*:\s*"(' + b"|".join(e.encode() for e in _EVENT_KIND) + rb')"')
 
 
 class UnknownKind(ValueError):
@@ -155,7 +170,17 @@ def validate_as(kind: str, data: bytes) -> Report:
         from medcom_bridge.edifact.validation import validate_bytes as validate_edifact
 
         return validate_edifact(data)
+    if kind in UNSUPPORTED_FHIR:
+        return Report(kind, None, (error("kind-unsupported", "Bundle", unsupported_fhir(kind)),))
     return Report("unknown", None, (error("kind-unknown", "/", f"unknown kind {kind!r}"),))
+
+
+def unsupported_fhir(kind: str) -> str:
+    name, event = UNSUPPORTED_FHIR[kind]
+    return (
+        f"a MedCom {name} (MessageHeader event {event!r}) is not supported; medcom-bridge handles "
+        "CareCommunication (care-communication-message) and Acknowledgement (acknowledgement-message)"
+    )
 
 
 class NotRenderable(ValueError):
@@ -194,6 +219,7 @@ def render_document(data: bytes) -> str:
             problem = reading.payload_problem or f"it carries {reading.payload_kind or 'no readable letter'}"
             raise NotRenderable(f"the VANSEnvelope holds nothing to render: {problem}")
         return render_document(reading.message.data)
+    reason = f"{unsupported_fhir(kind)}; " if kind in UNSUPPORTED_FHIR else ""
     raise NotRenderable(
-        f"{kind} messages have no HTML view; render takes a CareCommunication, an XDIS91 or a DIS91"
+        f"{reason}{kind} messages have no HTML view; render takes a CareCommunication, an XDIS91 or a DIS91"
     )

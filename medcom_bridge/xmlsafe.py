@@ -94,6 +94,19 @@ def parse_xml(
     return root
 
 
+def parse_plain_fragment(text: str) -> etree._Element | None:
+    """A small element given as text with nothing before its root (no declaration, DOCTYPE, comment, CDATA
+    or processing instruction: no '<!' or '<?' anywhere), parsed with the same safe parser but without the
+    prolog checks a whole document needs (e.g. a FHIR narrative div). None when the text is not of that
+    plain kind or not well-formed: the caller then uses `parse_xml`, which words the error."""
+    if len(text) > 1_000_000 or not text.startswith("<") or "<!" in text or "<?" in text:
+        return None
+    try:
+        return etree.fromstring(text.encode("utf-8"), _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+
+
 # Byte patterns of '<?' / '<' that identify the wider Unicode encodings (XML 1.0 appendix F).
 _WIDE_ENCODINGS = (
     (b"\x00\x00\xfe\xff", "utf-32-be"),

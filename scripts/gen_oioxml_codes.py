@@ -21,29 +21,22 @@ XS = "{http://www.w3.org/2001/XMLSchema}"
 
 EDITIONS = {"NEW": "os2korrespondance", "OLD": "medcom-edifact-converter-2015"}
 # (namespace folder, simple type name) pairs the validator needs.
+_LETTER_TYPES = [
+    "AcknowledgementCodeType",
+    "IdentifierCodeType",
+    "MedicalSpecialityCodeType",
+    "EpisodeOfCareStatusCode01Type",
+    "ObjectCodeType",
+    "ObjectExtensionCodeType",
+    "StatusCodeType",
+    "VersionCodeType",
+    "TypeCodeType",
+]
 TYPES = {
-    "2006/07/01": [
-        "AcknowledgementCodeType",
-        "IdentifierCodeType",
-        "MedicalSpecialityCodeType",
-        "EpisodeOfCareStatusCode01Type",
-        "ObjectCodeType",
-        "ObjectExtensionCodeType",
-        "StatusCodeType",
-        "VersionCodeType",
-        "TypeCodeType",
-    ],
-    "2012/03/28": [
-        "AcknowledgementCodeType",
-        "IdentifierCodeType",
-        "MedicalSpecialityCodeType",
-        "ObjectCodeType",
-        "ObjectExtensionCodeType",
-        "StatusCodeType",
-        "VersionCodeType",
-        "TypeCodeType",
-    ],
-    "2005/08/07": ["AcknowledgementCodeType", "VersionCodeType"],
+    "2006/07/01": _LETTER_TYPES,
+    "2012/03/28": [t for t in _LETTER_TYPES if t != "EpisodeOfCareStatusCode01Type"],
+    # Receipts, and the older XDIS91 XD9133L / XBIN01 XB0130X editions.
+    "2005/08/07": _LETTER_TYPES,
     "2020/05/06": ["AcknowledgementCodeType", "VersionCodeType"],
 }
 

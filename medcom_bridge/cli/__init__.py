@@ -26,6 +26,25 @@ app = typer.Typer(
 )
 app.add_typer(sor_app, name="sor")
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from medcom_bridge import __version__
+
+        typer.echo(f"medcom-bridge {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
+
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -47,7 +66,8 @@ def validate(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")] = False,
 ) -> None:
-    """Detect each file's kind and validate it with MedCom's rules."""
+    """Detect each file's kind and validate it with MedCom's rules (exit 0 all valid, 1 at least one invalid,
+    2 usage error or unreadable file)."""
     worst = EXIT_OK
     for path in paths:
         data = read_input(path)
@@ -93,7 +113,8 @@ def render(
         Path | None, typer.Option("-o", "--out", help="Write the HTML page here instead of to stdout.")
     ] = None,
 ) -> None:
-    """Render a message thread as one self-contained HTML page (exit 1: unreadable message, 2: usage)."""
+    """Render a message thread as one self-contained HTML page (exit 0 written, 1 the message is broken,
+    2 usage error, unreadable file or a kind without an HTML view)."""
     from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
     from medcom_bridge.xmlsafe import XmlError
 
@@ -135,25 +156,26 @@ def convert(
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
 ) -> None:
     """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)
-    and between OIOXML and EDIFACT (DIS91, BIN01, CTL01-03)."""
+    and between OIOXML and EDIFACT (DIS91, BIN01, CTL01-03).
+
+    Exit 0 every output written, 1 an input could not be converted (nothing invalid is written), 2 usage
+    error or an unreadable message or register file."""
     from medcom_bridge.shell import convert as shell
+    from medcom_bridge.shell.register import RegisterLoadError
 
     if to not in shell.TARGETS or fhir_format not in ("json", "xml"):
         typer.echo(f"--to must be one of {', '.join(shell.TARGETS)}; --fhir-format json or xml", err=True)
         raise typer.Exit(EXIT_USAGE)
-    sor_data = read_input(sor) if sor else None
-    edi_data = read_input(edi) if edi else None
     files = [(str(p), read_input(p)) for p in paths]
-    if (sor and sor_data is None) or (edi and edi_data is None) or any(d is None for _, d in files):
+    if any(d is None for _, d in files):
         raise typer.Exit(EXIT_USAGE)
+    try:
+        directory = shell.load_directory(sor, edi)
+    except RegisterLoadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     code = shell.run(
-        [(name, d) for name, d in files if d is not None],
-        to,
-        fhir_format,
-        sor_data,
-        edi_data,
-        out_dir,
-        typer.echo,
+        [(name, d) for name, d in files if d is not None], to, fhir_format, directory, out_dir, typer.echo
     )
     raise typer.Exit(code)
 

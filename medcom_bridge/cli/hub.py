@@ -215,6 +215,104 @@ def find_flows(hub_store: Any, key: str) -> list[str]:
     return []
 
 
+def _open_store(spool: Path | None, db: str | None) -> Any:
+    """The hub's store for the read-only commands, or exit 2 (usage) / 1 (cannot open) with one line."""
+    from medcom_bridge.hub.store import Store
+    from medcom_bridge.hub.wiring import default_db_url
+
+    if db is None and spool is None:
+        typer.echo("give --spool DIR or --db URL", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    url = db or default_db_url(spool or Path("."))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        typer.echo(f"no hub database at {url}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        return Store.open(url)
+    except Exception as exc:
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@flow_app.command("list")
+def flow_list(
+    spool: Annotated[
+        Path | None,
+        typer.Option("--spool", metavar="DIR", help="Spool folder (its medcom-bridge.sqlite is used)."),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")
+    ] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="received, converting, awaiting_receipts ...")
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--sender", metavar="GLN", help="Sender location number.")
+    ] = None,
+    receiver: Annotated[
+        str | None, typer.Option("--receiver", metavar="GLN", help="Receiver location number.")
+    ] = None,
+    letter_id: Annotated[str | None, typer.Option("--letter-id", metavar="ID")] = None,
+    envelope_id: Annotated[str | None, typer.Option("--envelope-id", metavar="ID")] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", metavar="YYYY-MM", help="Needed by the event filters below.")
+    ] = None,
+    failure: Annotated[
+        str | None, typer.Option("--failure", help="input, register, conversion, network, receiver")
+    ] = None,
+    cause: Annotated[str | None, typer.Option("--cause", help="A refusal cause or receipt code.")] = None,
+    receipt: Annotated[str | None, typer.Option("--receipt", help="positive | negative")] = None,
+    route: Annotated[str | None, typer.Option("--route", help="pass_through, oioxml_to_fhir ...")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Receipts missing past 120 minutes.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="At most this many flows.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per flow, one per line.")] = False,
+) -> None:
+    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending)."""
+    from datetime import UTC
+
+    from medcom_bridge.hub.queries import BadFilter, parse_filter
+    from medcom_bridge.hub.service import HubService
+
+    args = {
+        "state": state,
+        "sender_gln": sender,
+        "receiver_gln": receiver,
+        "letter_id": letter_id,
+        "envelope_id": envelope_id,
+        "month": month,
+        "failure": failure,
+        "cause": cause,
+        "receipt": receipt,
+        "route": route,
+        "overdue": "true" if overdue else None,
+    }
+    try:
+        chosen = parse_filter(args, datetime.now(UTC))
+    except BadFilter as exc:
+        typer.echo(f"filter: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    store = _open_store(spool, db)
+    try:
+        service = HubService(store)
+        page = service.flows(chosen, limit=limit)
+        outcomes = service.receipt_outcomes(page.flows)
+    finally:
+        store.close()
+    for row in page.flows:
+        outcome = outcomes[row.id]
+        if as_json:
+            typer.echo(json.dumps({**row.to_json(), "receipt": outcome.to_json()}, ensure_ascii=False))
+            continue
+        code = f" {outcome.code}" if outcome.code else ""
+        typer.echo(
+            f"{row.created_at.isoformat(timespec='seconds')}  {row.id}  {row.state:18s} "
+            f"{outcome.outcome.value}{code}  {row.kind or '-'}  {row.sender_gln or '-'} -> {row.receiver_gln or '-'}"
+        )
+    if not as_json:
+        more = " (more: raise --limit or narrow the filter)" if page.next_cursor else ""
+        typer.echo(f"{len(page.flows)} flow(s){more}", err=True)
+
+
 @flow_app.command("show")
 def flow_show(
     flow_id: Annotated[
@@ -229,21 +327,7 @@ def flow_show(
     ] = False,
 ) -> None:
     """Show every event of one flow, oldest first."""
-    from medcom_bridge.hub.store import Store
-    from medcom_bridge.hub.wiring import default_db_url
-
-    if db is None and spool is None:
-        typer.echo("give --spool DIR or --db URL", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    url = db or default_db_url(spool or Path("."))
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        typer.echo(f"no hub database at {url}", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        store = Store.open(url)
-    except Exception as exc:
-        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    store = _open_store(spool, db)
     try:
         flows = find_flows(store, flow_id)
         if not flows:

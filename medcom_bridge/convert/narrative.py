@@ -21,12 +21,20 @@ def _rows(value: Any, path: str, out: list[tuple[str, str]]) -> None:
     if len(out) >= _MAX_ROWS:
         return
     # Exact type tests first (the model holds plain dict/list/str/bool/int); anything else, e.g. a subclass,
-    # takes the isinstance route below with the same outcome.
+    # takes the isinstance route below with the same outcome. A dict's str values are added here, without
+    # a call per value (the common leaf).
     t = type(value)
     if t is dict:
+        prefix = f"{path}." if path else ""
         for key, item in value.items():
-            if key not in _SKIP:
-                _rows(item, f"{path}.{key}" if path else key, out)
+            if key in _SKIP:
+                continue
+            if type(item) is str:
+                if len(out) >= _MAX_ROWS:
+                    return
+                out.append((prefix + key, item if len(item) <= _MAX_VALUE else item[:_MAX_VALUE] + " ..."))
+            else:
+                _rows(item, prefix + key, out)
     elif t is str:
         out.append((path, value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + " ..."))
     elif t is list:

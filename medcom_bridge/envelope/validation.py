@@ -32,15 +32,13 @@ def validate_bytes(data: bytes) -> Report:
     payload = reading.payload
     if payload:
         if reading.payload_kind is None:
-            findings.append(
-                error(
-                    "vans-payload-unsupported",
-                    DATA_PATH,
-                    "the payload cannot be validated: "
-                    + (reading.payload_problem or "unknown content")
-                    + "; supported payloads: "
-                    + ", ".join([*OIOXML_NAMES, *EDIFACT_DOCUMENTS, *FHIR_NAME_PREFIXES]),
+            problem = reading.payload_problem or "unknown content"
+            if "supported:" not in problem:  # an unknown OIOXML body is already told what is supported
+                problem += "; supported payloads: " + ", ".join(
+                    [*OIOXML_NAMES, *EDIFACT_DOCUMENTS, *FHIR_NAME_PREFIXES]
                 )
+            findings.append(
+                error("vans-payload-unsupported", DATA_PATH, f"the payload cannot be validated: {problem}")
             )
         elif reading.payload_kind != KIND:
             findings.extend(_payload_findings(reading.payload_kind, payload))

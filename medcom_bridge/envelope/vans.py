@@ -22,13 +22,13 @@ from typing import Literal
 
 from lxml import etree
 
-from medcom_bridge.documents import UnknownKind, detect_kind
+from medcom_bridge.documents import UnknownKind, detect_kind, kind_of_element
 from medcom_bridge.edifact import ENVELOPE_DOCUMENT
 from medcom_bridge.fhir import canonical
 from medcom_bridge.findings import Finding, error, information, warning
 from medcom_bridge.privacy import scrub
 from medcom_bridge.registry.gln import problem as gln_problem
-from medcom_bridge.xmlsafe import XmlError, local_name, parse_xml
+from medcom_bridge.xmlsafe import XmlError, is_wide_unicode_xml, local_name, parse_xml
 
 VANS_NS = "urn:oio:medcom:vans-envelope:1.0.4"
 VANS_VERSION = "1.0.4"
@@ -239,20 +239,21 @@ def kind_for_name(name: str) -> str | None:
     return None
 
 
-def document_for(kind: str, payload: bytes) -> Document:
+def document_for(kind: str, payload: bytes, root: etree._Element | None = None) -> Document:
     """The Document block for a payload of `kind`, read from the payload itself.
 
     OIOXML: Name from the kind, Version = the letter's VersionCode. CareCommunication: `MCM:FDIS91#<category
     code>`, Version from MessageHeader.definition (5.x -> 5.0, 4.0 -> 4.0.0). Acknowledgement:
     `MCM:FCTL#<response code>`, 2.0.0. Raises EnvelopeError when the payload lacks what the name needs.
+    `root`: the payload already parsed (XML), so it is not parsed twice.
     """
     path = f"{_ROOT}/Message/Data"
     if kind in OIOXML_NAMES:
-        return Document("XML", OIOXML_NAMES[kind], _oioxml_version_code(payload, path), len(payload))
+        return Document("XML", OIOXML_NAMES[kind], _oioxml_version_code(payload, path, root), len(payload))
     if kind in EDIFACT_DOCUMENTS:
         return Document("EDIFACT", *EDIFACT_DOCUMENTS[kind], len(payload))
     if kind == "carecommunication":
-        facts = _fhir_facts(payload, path)
+        facts = _fhir_facts(payload, path, root)
         category = facts.category
         if not category:
             raise EnvelopeError(
@@ -275,7 +276,7 @@ def document_for(kind: str, payload: bytes) -> Document:
         )
         return Document("HL7", f"MCM:FDIS91#{category}", version, len(payload))
     if kind == "acknowledgement":
-        code = _fhir_facts(payload, path).response_code
+        code = _fhir_facts(payload, path, root).response_code
         if code not in FCTL_CODES:
             raise EnvelopeError(
                 "vans-payload-response-code",
@@ -298,11 +299,23 @@ def fhir_mime_type(payload: bytes) -> str:
     return MIME_FHIR_JSON if head == b"{" else MIME_FHIR_XML
 
 
-def _oioxml_version_code(payload: bytes, path: str) -> str:
+def _parsed(payload: bytes, path: str, root: etree._Element | None) -> etree._Element:
+    if root is not None:
+        return root
     try:
-        root = parse_xml(payload)
+        return parse_xml(payload)
     except XmlError as exc:
         raise EnvelopeError(exc.rule, path, f"payload: {exc}") from None
+
+
+def _is_xml(payload: bytes) -> bool:
+    """The test `documents.detect_kind` makes before parsing a payload as XML (on a prefix: no copy of a big
+    payload; a longer run of leading blanks goes the general way, with the same verdict)."""
+    return payload[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or is_wide_unicode_xml(payload)
+
+
+def _oioxml_version_code(payload: bytes, path: str, root: etree._Element | None = None) -> str:
+    root = _parsed(payload, path, root)
     for body in root:
         if local_name(body.tag) in ("", "Envelope"):
             continue
@@ -326,14 +339,11 @@ class _FhirFacts:
     response_code: str
 
 
-def _fhir_facts(payload: bytes, path: str) -> _FhirFacts:
-    """The three values the envelope needs from a FHIR message, from JSON or XML."""
+def _fhir_facts(payload: bytes, path: str, root: etree._Element | None = None) -> _FhirFacts:
+    """The three values the envelope needs from a FHIR message, from JSON or XML (`root`: already parsed)."""
     if fhir_mime_type(payload) == MIME_FHIR_JSON:
         return _fhir_json_facts(payload, path)
-    try:
-        root = parse_xml(payload)
-    except XmlError as exc:
-        raise EnvelopeError(exc.rule, path, f"payload: {exc}") from None
+    root = _parsed(payload, path, root)
     ns = f"{{{_FHIR_NS}}}"
     category = definition = response = ""
     for resource in root.iterfind(f"{ns}entry/{ns}resource/*"):
@@ -405,8 +415,13 @@ def make_envelope(
     path = f"{_ROOT}/Message/Data"
     if not payload:
         raise EnvelopeError("vans-payload-empty", path, "the payload is empty")
+    root = None
     try:
-        actual = detect_kind(payload)
+        if _is_xml(payload):  # parsed once: the kind and the Document facts from one tree
+            root = parse_xml(payload)
+            actual = kind_of_element(root)
+        else:
+            actual = detect_kind(payload)
     except XmlError as exc:
         raise EnvelopeError(exc.rule, path, f"payload: {exc}") from None
     except (UnknownKind, ValueError) as exc:
@@ -415,7 +430,7 @@ def make_envelope(
         raise EnvelopeError(
             "vans-payload-kind", path, f"asked to wrap a {kind} but the payload is a {actual}"
         )
-    document = document_for(actual, payload)
+    document = document_for(actual, payload, root)
     tags = list(service_tags)
     if actual in FHIR_NAME_PREFIXES and not any(t.name == MIME_TAG for t in tags):
         tags.insert(0, ServiceTag(MIME_TAG, fhir_mime_type(payload)))
@@ -489,6 +504,54 @@ def acknowledge(
         envelope_id=envelope_id,
         sent=sent,
         body=Receipt(outcome, envelope.envelope_id, message.meta, error),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The ids of an envelope's header, read from bytes that may not be a whole document."""
+
+    sender: str
+    receiver: str
+    envelope_id: str
+
+
+HEADER_PEEK_BYTES = 64 * 1024
+_PEEK = {
+    name: re.compile(
+        rb"<(?:[A-Za-z_][\w.-]*:)?" + name.encode() + rb"(?:\s[^>]*)?>\s*([0-9A-Za-z-]{1,64})\s*<"
+    )
+    for name in ("SenderID", "ReceiverID", "EnvelopeIdentifier")
+}
+
+
+def peek_header(data: bytes) -> Header | None:
+    """SenderID, ReceiverID and EnvelopeIdentifier from the start of a possibly truncated or broken envelope
+    (a half-written file), so that its sender can still be told; None when any of them is not there. Reads
+    only the first `HEADER_PEEK_BYTES` and parses nothing (no entities, no DTD: plain patterns)."""
+    head = data[:HEADER_PEEK_BYTES]
+    found = {name: pattern.search(head) for name, pattern in _PEEK.items()}
+    if not all(found.values()):
+        return None
+    sender, receiver, envelope_id = (found[n].group(1).decode("ascii") for n in _PEEK)  # type: ignore[union-attr]
+    return Header(sender, receiver, envelope_id)
+
+
+def negative_vans(header: Header, *, description: str, envelope_id: str, sent: datetime) -> Envelope:
+    """The envelope-level NegativeVans receipt for an envelope that could not be read (no MetaInformation is
+    known, which only NegativeVans allows), from its receiver back to its sender."""
+    if not _UUID.fullmatch(header.envelope_id):
+        raise EnvelopeError(
+            "vans-receipt",
+            f"{_ROOT}/EnvelopeIdentifier",
+            "the original envelope id is not a UUID: no receipt",
+        )
+    return Envelope(
+        sender=EndPoint(header.receiver),
+        receiver=EndPoint(header.sender),
+        envelope_id=envelope_id,
+        sent=sent,
+        body=Receipt("NegativeVans", header.envelope_id, None, ErrorInfo(description[:255])),
     )
 
 
@@ -725,6 +788,10 @@ def read(data: bytes) -> Reading:
     )
 
 
+_VANS_PREFIX = f"{{{VANS_NS}}}"
+_VANS_PREFIX_LEN = len(_VANS_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class _Slot:
     names: tuple[str, ...]  # more than one name: an xs:choice
@@ -742,6 +809,7 @@ class _Reader:
         self.payload: bytes | None = None
         self.payload_kind: str | None = None
         self.payload_problem = ""
+        self.payload_root: etree._Element | None = None
 
     def err(self, rule: str, path: str, message: str) -> None:
         self.findings.append(error(rule, path, message))
@@ -755,11 +823,13 @@ class _Reader:
         found: dict[str, list[etree._Element]] = {}
         ok = self.no_text(parent, path)
         position = 0
+        counts = [0] * len(slots)
         for child in parent:
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue  # comments and processing instructions are allowed anywhere
-            name = local_name(child.tag)
-            if etree.QName(child).namespace != VANS_NS:
+            if not tag.startswith(_VANS_PREFIX):
+                name = local_name(tag)
                 self.err(
                     "vans-namespace",
                     f"{path}/{name}",
@@ -767,8 +837,11 @@ class _Reader:
                 )
                 ok = False
                 continue
-            index = next((i for i in range(position, len(slots)) if name in slots[i].names), None)
-            if index is None:
+            name = tag[_VANS_PREFIX_LEN:]
+            index = position
+            while index < len(slots) and name not in slots[index].names:
+                index += 1
+            if index == len(slots):
                 expected = [n for s in slots[position:] for n in s.names]
                 where = "out of order" if any(name in s.names for s in slots) else "not allowed here"
                 self.err(
@@ -781,27 +854,32 @@ class _Reader:
                 )
                 ok = False
                 continue
-            count = sum(len(found.get(n, [])) for n in slots[index].names)
-            if count >= slots[index].max:
+            slot = slots[index]
+            if counts[index] >= slot.max:
                 self.err(
                     "vans-structure",
                     f"{path}/{name}",
-                    f"element {name} may occur at most {slots[index].max} time(s)",
+                    f"element {name} may occur at most {slot.max} time(s)",
                 )
                 ok = False
                 continue
-            if any(n in found for n in slots[index].names if n != name):
+            if len(slot.names) > 1 and any(n in found for n in slot.names if n != name):
                 self.err(
                     "vans-structure",
                     f"{path}/{name}",
-                    f"only one of {' or '.join(slots[index].names)} is allowed",
+                    f"only one of {' or '.join(slot.names)} is allowed",
                 )
                 ok = False
                 continue
-            found.setdefault(name, []).append(child)
+            same = found.get(name)
+            if same is None:
+                found[name] = [child]
+            else:
+                same.append(child)
+            counts[index] += 1
             position = index
-        for slot in slots:
-            if sum(len(found.get(n, [])) for n in slot.names) < slot.min:
+        for index, slot in enumerate(slots):
+            if counts[index] < slot.min:
                 self.err(
                     "vans-structure",
                     f"{path}/{' | '.join(slot.names)}",
@@ -1146,7 +1224,12 @@ class _Reader:
 
     def detect(self, data: bytes) -> None:
         try:
-            self.payload_kind, self.payload_problem = detect_kind(data), ""
+            if _is_xml(data):
+                # Parsed once: the kind comes from the root, the Document facts from the same tree.
+                self.payload_root = parse_xml(data)
+                self.payload_kind, self.payload_problem = kind_of_element(self.payload_root), ""
+            else:
+                self.payload_kind, self.payload_problem = detect_kind(data), ""
         except XmlError as exc:
             self.payload_kind, self.payload_problem = None, f"{exc.rule}: {exc}"
         except (UnknownKind, ValueError) as exc:
@@ -1191,7 +1274,7 @@ class _Reader:
             )
             return
         try:
-            expected = document_for(actual, data)
+            expected = document_for(actual, data, self.payload_root)
         except EnvelopeError:
             expected = None  # e.g. no category: the payload's own validator says what is missing
         fmt = "HL7" if actual in FHIR_NAME_PREFIXES else "EDIFACT" if actual in EDIFACT_DOCUMENTS else "XML"
@@ -1307,7 +1390,17 @@ def decode_base64(text: str) -> tuple[bytes | None, str]:
     if not text.isascii():
         return None, f"character {next(c for c in text if not c.isascii())!r} is not in the base64 alphabet"
     # bytes.translate runs at C speed; a regex substitution over a 100 MB Data element takes seconds.
-    data = text.encode("ascii").translate(None, b" \t\r\n")
+    data = text.encode("ascii")
+    if b"\n" in data or b" " in data or b"\r" in data or b"\t" in data:  # memchr: cheaper than a copy
+        data = data.translate(None, b" \t\r\n")
+    # Fast path: binascii's strict mode refuses every stray character and misplaced padding in one C pass;
+    # the tail check adds non-zero padding bits. Anything it refuses is explained by the checks below.
+    tail = data[-4:]
+    if not len(data) % 4 and (not tail or _B64_TAIL.fullmatch(tail)):
+        try:
+            return binascii.a2b_base64(data, strict_mode=True), ""
+        except binascii.Error:
+            pass
     if len(data) % 4:
         return None, f"{len(data)} characters is not a multiple of 4"
     body, tail = data[:-4], data[-4:]

@@ -172,6 +172,14 @@ class _Node:
     required: tuple[tuple[str, int, tuple[str, ...]], ...]  # (JSON name for messages, min, candidate keys)
     choices: dict[str, tuple[str, ...]]  # choice base -> allowed JSON keys
     is_extension: bool
+    # The keys of the required elements that have one key: when all are present (one C-speed subset test),
+    # only the required choice elements are left to look at.
+    required_keys: frozenset[str] = field(init=False)
+    required_choices: tuple[tuple[str, int, tuple[str, ...]], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "required_keys", frozenset(k[0] for _, _, k in self.required if len(k) == 1))
+        object.__setattr__(self, "required_choices", tuple(r for r in self.required if len(r[2]) > 1))
 
 
 def _compile(label: str, children: Children, parent_def: str | None, tree_keys: frozenset[str]) -> _Node:
@@ -388,7 +396,9 @@ class _Walker:
             ):
                 continue
             self._value(key, value, slot, f"{path}.{key}")
-        for name, minimum, keys in node.required:
+        for name, minimum, keys in (
+            node.required_choices if node.required_keys <= obj.keys() else node.required
+        ):
             for k in keys:
                 if k in obj:
                     break

@@ -23,7 +23,7 @@ from lxml import etree
 
 from medcom_bridge.fhir.canonical import FHIR_NS, XHTML_NS
 from medcom_bridge.findings import Finding, error, warning
-from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES, XmlError
+from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_plain_fragment
 from medcom_bridge.xmlsafe import parse_xml as _safe_parse_xml
 
 from ._types import PRIMITIVES, RESOURCES, TYPES
@@ -497,11 +497,13 @@ def _check_text(value: str, typ: str, path: str, findings: list[Finding]) -> Non
 def _check_xhtml(value: str, path: str, findings: list[Finding]) -> str:
     """The div in its canonical spelling (how lxml writes it), so that the model does not depend on the
     wire format: `&quot;` in JSON and `"` after a trip through XML are the same narrative."""
-    try:
-        root = _safe_parse_xml(value.encode("utf-8"))
-    except XmlError as exc:
-        findings.append(error("fhir-xhtml", path, f"the narrative div is not well-formed XHTML: {exc}"))
-        return value
+    root = parse_plain_fragment(value)
+    if root is None:
+        try:
+            root = _safe_parse_xml(value.encode("utf-8"))
+        except XmlError as exc:
+            findings.append(error("fhir-xhtml", path, f"the narrative div is not well-formed XHTML: {exc}"))
+            return value
     if root.tag != _XDIV:
         findings.append(
             error("fhir-xhtml", path, f"the narrative must be a <div> in the XHTML namespace {XHTML_NS}")

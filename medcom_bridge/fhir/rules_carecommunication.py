@@ -410,10 +410,19 @@ def _check_author(ctx: Context, comm: Entry, ref: JsonObject, path: str) -> None
             + ("; both are given" if has_code else "; neither is given"),
         )
     elif not ctx.v5 and not has_code:
-        ctx.error(
+        # MedCom's own 4.0 certification and IG examples give the role as free text; rejecting them would
+        # fail certification and send negative receipts to certified senders, so text alone is tolerated.
+        report = ctx.warning if has_text else ctx.error
+        report(
             "medcom-careCommunication-7",
             f"{role.path}.code",
-            "in 4.0 the author's PractitionerRole needs code.coding.code (from medcom-core-PractitionerRoles)",
+            "4.0.3 asks for code.coding.code (from medcom-core-PractitionerRoles) on the author's "
+            "PractitionerRole"
+            + (
+                "; only code.text is given, accepted as in MedCom's own 4.0 examples (5.0 allows free text)"
+                if has_text
+                else "; neither code.coding.code nor code.text is given"
+            ),
         )
     practitioner = ctx.resolve(role.resource.get("practitioner"), role)
     if (

@@ -142,6 +142,9 @@ def expect_target(
     return target
 
 
+_SEGMENT_ASSIGNER = ".valueIdentifier.assigner.reference"
+
+
 def check_references(ctx: Context) -> None:
     """Every reference resolves to an entry of the bundle (aggregation `bundled`), except Provenance targets
     and preceding-message entities, which point to earlier messages that are not in this bundle."""
@@ -151,6 +154,16 @@ def check_references(ctx: Context) -> None:
         if entry.type == "Provenance" and (".target" in path or ".entity[" in path):
             continue
         if ctx.resolve(reference, entry) is None:
+            if not ctx.v5 and path.endswith(_SEGMENT_ASSIGNER):
+                # 4.0 examples (IG 4.0.3 bundle d11968f5) leave out the Organization that first sent an
+                # earlier segment; 5.0 includes it. The segment itself is readable without it.
+                ctx.warning(
+                    "reference-resolves",
+                    path,
+                    f"{reference!r} (the Organization that first sent this segment) is not in the bundle; "
+                    "4.0 tolerates it, 5.0 requires the Organization to be included",
+                )
+                continue
             ctx.error(
                 "reference-resolves",
                 path,

@@ -18,7 +18,9 @@ and its receipts use the same tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -714,6 +716,8 @@ class ReceiptAnswers:
         reading = _read(data)
         payload = reading.payload
         kind = inbound.kind if inbound is not None else reading.payload_kind
+        if inbound is None and reading.envelope is None:
+            return _unreadable_envelope_receipt(data, reason, mailbox, now, new_id)
         if not payload or kind is None:
             return None
         if not gln_ok(mailbox):
@@ -741,6 +745,26 @@ class ReceiptAnswers:
                 if old:  # ids are UUIDs: unique strings, so a textual swap touches only the id and its refs
                     payload = payload.replace(old.encode(), new_id().encode())
         return _wrap(payload, envelope.sender.value, envelope.receiver.value, now, new_id, kind)
+
+
+def _unreadable_envelope_receipt(
+    data: bytes, reason: str, mailbox: str, now: datetime, new_id: IdFactory
+) -> Output | None:
+    """A half-written or broken envelope whose header still names its sender (the owner of the mailbox it
+    came from) and receiver: answered with an envelope-level NegativeVans receipt."""
+    header = vans.peek_header(data)
+    if header is None or header.sender != mailbox or not gln_ok(header.receiver):
+        return None
+    envelope_id = str(
+        uuid.UUID(int=int.from_bytes(hashlib.sha256(new_id().encode()).digest()[:16], "big"), version=4)
+    )
+    try:
+        receipt = vans.negative_vans(
+            header, description=f"{REJECTED_TEXT}: {reason}", envelope_id=envelope_id, sent=now
+        )
+    except vans.EnvelopeError:
+        return None
+    return Output(mailbox, vans.serialize(receipt), "vans-receipt", envelope_id, None, "negative_receipt")
 
 
 def _receiver_of(reading: vans.Reading) -> str | None:

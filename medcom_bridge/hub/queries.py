@@ -20,7 +20,7 @@ from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, Route, State, Timer
-from medcom_bridge.hub.store import StoredMessage, Tx
+from medcom_bridge.hub.store import StoredMessage, Tx, event_from_row
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -281,6 +281,34 @@ def list_flows(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+_OUTCOME_EVENTS = tuple(
+    e.value
+    for e in (
+        Event.RECEIPT_OK,
+        Event.RECEIPT_NEGATIVE,
+        Event.RECEIPT_ALERT,
+        Event.INPUT_INVALID,
+        Event.INPUT_UNREADABLE,
+        Event.ROUTE_FAILED,
+        Event.CONVERSION_FAILED,
+    )
+)
+
+
+def receipt_events(conn: Connection, flow_ids: list[str]) -> dict[str, list[TraceEvent]]:
+    """The events that decide the flows' receipt outcomes (`hub.outcome`), oldest first, in one query."""
+    e = t.events.c
+    query = (
+        select(t.events)
+        .where(e.flow_id.in_(flow_ids), e.flow_event.in_(_OUTCOME_EVENTS))
+        .order_by(e.flow_id, e.seq)
+    )
+    found: dict[str, list[TraceEvent]] = {}
+    for row in conn.execute(query).mappings():
+        found.setdefault(row["flow_id"], []).append(event_from_row(row))
+    return found
 
 
 def flow_row(conn: Connection, flow_id: str) -> FlowRow | None:

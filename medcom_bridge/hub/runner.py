@@ -180,6 +180,7 @@ class Hub:
         self.batch = max(1, batch)
         self.engine = Engine(spool, answers, ids)
         self._closers: list[Callable[[], None]] = []
+        self._skipped_reported: set[tuple[str, str]] = set()
 
     def on_close(self, release: Callable[[], None]) -> None:
         self._closers.append(release)
@@ -199,6 +200,7 @@ class Hub:
             self.deliver_pending(summary)
             self.fire_timers(summary)
             self.take_all(self.spool.waiting(), summary)
+            self.report_skipped()
             self.convert_due(summary)
             self.deliver_pending(summary)
         except StoreUnavailable as exc:
@@ -206,6 +208,14 @@ class Hub:
             summary.errors.append(f"store unavailable: {exc}")
             summary.store_unavailable = True
         return summary
+
+    def report_skipped(self) -> None:
+        """Log each name the hub does not take (`.tmp`, hidden, `.XML`, a dangling link ...) once it has stayed
+        an hour in an out/ folder; once per name, again only if it comes back after it was gone."""
+        found = {(e.ean, e.name): e for e in self.spool.skipped(self.clock.now())}
+        for key in found.keys() - self._skipped_reported:
+            log.warning("spool: %s", found[key].describe())
+        self._skipped_reported = set(found)
 
     def fire_timers(self, summary: Summary) -> None:
         """Fire due timers with their actions (e.g. S1.A3: forward the lone XBIN01), a batch per transaction.

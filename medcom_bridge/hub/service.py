@@ -15,14 +15,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from medcom_bridge.hub import stats
 from medcom_bridge.hub.events import TraceEvent
+from medcom_bridge.hub.flow import State
+from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.queries import (
     FlowDetail,
     FlowFilter,
+    FlowRow,
     Overview,
     Page,
     flow_detail,
     list_flows,
     overview,
+    receipt_events,
 )
 from medcom_bridge.hub.store import Store, StoredMessage
 
@@ -45,6 +49,16 @@ class HubService:
     def flows(self, f: FlowFilter, *, limit: int, cursor: str | None = None) -> Page:
         with self.store.transaction() as tx:
             return list_flows(tx.conn, f, limit=limit, cursor=cursor)
+
+    def receipt_outcomes(self, flows: list[FlowRow]) -> dict[str, ReceiptOutcome]:
+        """Each listed flow's receipt outcome, from its receipt events (one query for the whole page)."""
+        if not flows:
+            return {}
+        with self.store.transaction() as tx:
+            events = receipt_events(tx.conn, [f.id for f in flows])
+        return {
+            f.id: receipt_outcome(State(f.state), f.receipt_expected, events.get(f.id, [])) for f in flows
+        }
 
     def flow(self, flow_id: str) -> FlowDetail | None:
         with self.store.transaction() as tx:

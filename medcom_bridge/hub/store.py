@@ -68,6 +68,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 _R = TypeVar("_R")
+#: Payloads smaller than this stay in their (cold) `hub_payloads` row, written in the same commit; larger ones
+#: go to the blob store. Most receipts and letters are a few kB, for which a file, its fsync and its folder
+#: cost more than the row; the letters with attachments that make memory and database size matter are large.
+INLINE_PAYLOAD_MAX = 64 * 1024
 #: Attempts and backoff of a unit of work that meets transient database errors (`Store.run`).
 RETRY_ATTEMPTS = 16
 RETRY_FIRST_DELAY = 0.05
@@ -606,7 +610,7 @@ class Tx:
         digest = sha256(data)
         if digest in self._payloads:
             return digest
-        if self._blobs is not None:
+        if self._blobs is not None and len(data) >= INLINE_PAYLOAD_MAX:
             self._blobs.put(data)
             row_data: bytes | None = None
         else:
@@ -632,9 +636,8 @@ class Tx:
         cached = self._payloads.get(digest)
         if cached is not None:
             return cached
-        data = self._from_blobs(digest)
-        if data is None:
-            data = self.conn.execute(_PAYLOAD, {"k_sha": digest}).scalar_one_or_none()
+        row = self.conn.execute(_PAYLOAD, {"k_sha": digest}).first()
+        data = row[0] if row is not None and row[0] is not None else self._from_blobs(digest)
         if data is None:
             raise LookupError(f"no payload {digest}")
         self._payloads[digest] = bytes(data)
@@ -643,20 +646,21 @@ class Tx:
     def payloads(self, digests: list[str]) -> dict[str, bytes]:
         """Several payloads in one query (the delivery step's batch); raises LookupError for a missing one."""
         wanted = sorted({d for d in digests if d not in self._payloads})
-        if self._blobs is not None:
-            for digest in wanted:
-                found = self._from_blobs(digest)
-                if found is not None:
-                    self._payloads[digest] = found
-            wanted = [d for d in wanted if d not in self._payloads]
+        in_blobs: list[str] = []
         for start in range(0, len(wanted), 500):  # stay well below the databases' bind-parameter limits
             chunk = wanted[start : start + 500]
             rows = self.conn.execute(
                 select(t.payloads.c.sha256, t.payloads.c.data).where(t.payloads.c.sha256.in_(chunk))
             )
             for digest, data in rows:
-                if data is not None:
+                if data is None:
+                    in_blobs.append(digest)
+                else:
                     self._payloads[digest] = bytes(data)
+        for digest in in_blobs:
+            found = self._from_blobs(digest)
+            if found is not None:
+                self._payloads[digest] = found
         missing = [d for d in digests if d not in self._payloads]
         if missing:
             raise LookupError(f"no payload {missing[0]}")
@@ -996,7 +1000,7 @@ class Tx:
         rows = self.conn.execute(
             select(t.events).where(t.events.c.flow_id == flow_id).order_by(t.events.c.seq)
         ).mappings()
-        return [_event_from_row(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     def _trace(
         self,
@@ -1106,7 +1110,7 @@ def _event_row(e: TraceEvent, seq: int) -> dict[str, Any]:
     return row
 
 
-def _event_from_row(r: RowMapping) -> TraceEvent:
+def event_from_row(r: RowMapping) -> TraceEvent:
     return TraceEvent(
         **{name: r[name] for name in _EVENT_FIELDS},
         at=utc(r["at"]),

@@ -189,11 +189,7 @@ def split_emessage(
 
 
 def _body_fits(ns: str, body: str) -> bool:
-    if body == "ClinicalEmail":
-        return ns == NS_2006
-    if body == "BinaryLetter":
-        return ns == NS_2012
-    return ns in (NS_2005, NS_2020)
+    return body in BODIES.get(ns, {})
 
 
 def unsupported_message(ns: str, body: str, body_el: etree._Element | None = None) -> str:
@@ -204,7 +200,8 @@ def unsupported_message(ns: str, body: str, body_el: etree._Element | None = Non
             break
     supported = (
         "medcom-bridge reads XDIS91 XD9134L (ClinicalEmail, namespace …/2006/07/01/), XBIN01 XB0131X "
-        "(BinaryLetter, …/2012/03/28/) and XCTL01/02/03 (…/2005/08/07/ or …/2020/05/06/)"
+        "(BinaryLetter, …/2012/03/28/), their older editions XD9133L and XB0130X (…/2005/08/07/) and "
+        "XCTL01/02/03 (…/2005/08/07/ or …/2020/05/06/)"
     )
     return f"{body}{version} in namespace {ns or '(none)'} is not supported; {supported}"
 
@@ -513,7 +510,35 @@ def _build_body(ns: str, body: str, envelope: Envelope, b: V, local_bytes: bytes
 XML_DECLARATION = b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
 # Characters XML 1.0 cannot carry at all (not even as references).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ILLEGAL_ASCII = tuple(chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))
+
+
+def _first_illegal(value: str) -> str | None:
+    """The first character of `value` XML 1.0 cannot carry, or None. Printable text has none (controls,
+    surrogates and U+FFFE/U+FFFF are not printable); long ASCII (base64) is searched per control character."""
+    if value.isascii() and len(value) > 256:
+        if not any(c in value for c in _ILLEGAL_ASCII):
+            return None
+    elif value.isprintable():
+        return None
+    found = _ILLEGAL.search(value)
+    return found.group() if found is not None else None
+
+
+def _escape(value: str) -> str:
+    """Character data: &, <, > and CR as references; OioxmlError for a character XML 1.0 cannot carry.
+    str.translate with a dict maps in Python, character by character, and a regex class scans slowly too;
+    `in`, `isprintable` and `replace` run at C speed (a 10 MB base64 object is one leaf)."""
+    bad = _first_illegal(value)
+    if bad is not None:
+        raise OioxmlError(
+            "oioxml-characters",
+            "/",
+            f"character U+{ord(bad):04X} cannot be written in XML 1.0; remove it or replace it",
+        )
+    if "&" not in value and "<" not in value and ">" not in value and "\r" not in value:
+        return value
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def serialize(message: AnyEmessage, *, indent: bool = True) -> bytes:
@@ -536,14 +561,7 @@ def serialize(message: AnyEmessage, *, indent: bool = True) -> bytes:
     if message.local_elements is not None:
         out.raw(_local_elements(message.local_elements))
     out.close("Emessage")
-    text = "".join(out.parts)
-    bad = _ILLEGAL.search(text)
-    if bad is not None:
-        raise OioxmlError(
-            "oioxml-characters",
-            "/",
-            f"character U+{ord(bad.group()):04X} cannot be written in XML 1.0; remove it or replace it",
-        )
+    text = "".join(out.parts)  # every character was checked by `_escape` (tags and names are ours)
     data = XML_DECLARATION + text.encode("iso-8859-1", "xmlcharrefreplace")
     if _is_multibyte_utf8(data):
         # Rare Latin-1 text (e.g. 'Ã' + '¸') is also valid UTF-8, and a reader applying the encoding-mismatch
@@ -564,7 +582,7 @@ def build_tree(message: AnyEmessage) -> etree._Element:
 
 
 def _attr(value: str) -> str:
-    return value.translate(_ESCAPE).replace('"', "&quot;")
+    return _escape(value).replace('"', "&quot;")
 
 
 def _local_elements(raw: bytes) -> str:
@@ -615,7 +633,7 @@ class _Out:
 
     def leaf(self, name: str, value: str) -> None:
         # Every leaf follows its parent's start tag, so `parts` is never empty here.
-        self.parts.append(f"{self.pads[self.depth]}<{name}>{value.translate(_ESCAPE)}</{name}>")
+        self.parts.append(f"{self.pads[self.depth]}<{name}>{_escape(value)}</{name}>")
 
     def opt(self, name: str, value: str | None) -> None:
         if value is not None:
@@ -832,7 +850,7 @@ def _write_nodes(
 ) -> None:
     for node in nodes:
         if isinstance(node, str):
-            parts.append(node.translate(_ESCAPE))
+            parts.append(_escape(node))
         elif isinstance(node, Break):
             parts.append("<Break/>")
         elif isinstance(node, Space):

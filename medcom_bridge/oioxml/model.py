@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -388,13 +387,33 @@ AnyEmessage = (
 
 
 # --------------------------------------------------------------------------------------------- helpers
-_BASE64 = re.compile(r"[A-Za-z0-9+/ \t\r\n]*(?:=[ \t\r\n]*){0,2}")
 _WHITESPACE = str.maketrans("", "", " \t\r\n")
+
+
+def _base64_chars_ok(text: str) -> bool:
+    """Only base64 characters and blanks, with at most two '=' among the trailing blanks (the regex
+    `[A-Za-z0-9+/ \\t\\r\\n]*(?:=[ \\t\\r\\n]*){0,2}`, at C speed: a regex scans a 10 MB object slowly)."""
+    body = text.rstrip("= \t\r\n")
+    return (
+        text.isascii()
+        and text.count("=", len(body)) <= 2
+        and not body.encode("ascii").translate(None, _BASE64_BODY)
+    )
+
+
+_BASE64_BODY = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/ \t\r\n"
+
+
+def _compact(text: str) -> str:
+    """`text` without blanks; most base64 has none, and `in` finds that at memchr speed."""
+    if " " in text or "\n" in text or "\r" in text or "\t" in text:
+        return text.translate(_WHITESPACE)
+    return text
 
 
 def decode_base64(text: str) -> bytes:
     """Decode standard base64 allowing XML whitespace/line breaks; ValueError names what is wrong."""
-    compact = text.translate(_WHITESPACE)
+    compact = _compact(text)
     try:
         return base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -404,11 +423,11 @@ def decode_base64(text: str) -> bytes:
 def base64_size(text: str) -> int:
     """The number of bytes `text` decodes to, without decoding (the XBIN01 size check on big files);
     ValueError (same wording as `decode_base64`) when it is not standard base64."""
-    if _BASE64.fullmatch(text) is None:
+    if not _base64_chars_ok(text):
         raise ValueError(
             "not valid base64: only A-Z, a-z, 0-9, '+', '/', '=' padding and line breaks are allowed"
         )
-    compact = text.translate(_WHITESPACE)
+    compact = _compact(text)
     if len(compact) % 4:
         raise ValueError(f"not valid base64: {len(compact)} characters is not a multiple of 4")
     if "=" in compact[:-2]:

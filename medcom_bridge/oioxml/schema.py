@@ -532,19 +532,25 @@ _OBJECT_CODE = El("ObjectCode", enum("ObjectCodeType", "object code"))
 _OBJECT_EXT = El("ObjectExtensionCode", enum("ObjectExtensionCodeType", "object extension code"))
 _OBJECT_SIZE = El("OriginalObjectSize", POSITIVE_INTEGER)
 
-_XDIS91_LETTER = ComplexT(
-    Seq(
-        (
-            El("Identifier", S14),
-            El("VersionCode", fixed("XD9134L", "the XDIS91 version", "VersionCodeType")),
-            El("StatisticalCode", string(1, 8)),
-            El("Authorisation", _DATETIME),
-            El("TypeCode", fixed("XDIS91", "the XDIS91 type code", "TypeCodeType")),
-            El("StatusCode", enum("StatusCodeType", "status code")),
-            El("EpisodeOfCareIdentifier", S35, 0),
+
+def _letter(kind: str, version: str, status: El, *extra: El) -> ComplexT:
+    """LetterType restricted to one message: its version and type code, the allowed status codes."""
+    what = kind.upper()
+    return ComplexT(
+        Seq(
+            (
+                El("Identifier", S14),
+                El("VersionCode", fixed(version, f"the {what} version", "VersionCodeType")),
+                El("StatisticalCode", string(1, 8)),
+                El("Authorisation", _DATETIME),
+                El("TypeCode", fixed(what, f"the {what} type code", "TypeCodeType")),
+                status,
+                *extra,
+            )
         )
     )
-)
+
+
 _PRIORITY = literal_enum(("rutine", "høj_prioritet"), "priority")
 _REFERENCE = ComplexT(
     Seq(
@@ -572,81 +578,123 @@ _REFERENCE = ComplexT(
         )
     )
 )
-CLINICAL_EMAIL = ComplexT(
-    Seq(
+
+
+def _clinical_email(version: str, additional_information: bool) -> ComplexT:
+    """ClinicalEmail; XD9133L (2005/08/07) has no AdditionalInformation, XD9134L (2006/07/01) added it."""
+    additional = (
         (
-            El("Letter", _XDIS91_LETTER),
-            El("Sender", _SENDER),
-            El("Receiver", _RECEIVER),
-            El("Patient", _PATIENT),
             El(
                 "AdditionalInformation",
                 ComplexT(Seq((El("Priority", _PRIORITY, 0), El("Subject", S70, 0)))),
                 0,
             ),
-            El("ClinicalInformation", ComplexT(Seq((El("Text01", FORMATTED_TEXT),))), 0, 10),
-            El("Reference", _REFERENCE, 0, 10),
+        )
+        if additional_information
+        else ()
+    )
+    return ComplexT(
+        Seq(
+            (
+                El(
+                    "Letter",
+                    _letter(
+                        "xdis91",
+                        version,
+                        El("StatusCode", enum("StatusCodeType", "status code")),
+                        El("EpisodeOfCareIdentifier", S35, 0),
+                    ),
+                ),
+                El("Sender", _SENDER),
+                El("Receiver", _RECEIVER),
+                El("Patient", _PATIENT),
+                *additional,
+                El("ClinicalInformation", ComplexT(Seq((El("Text01", FORMATTED_TEXT),))), 0, 10),
+                El("Reference", _REFERENCE, 0, 10),
+            )
         )
     )
-)
 
-_XBIN01_LETTER = ComplexT(
-    Seq(
-        (
-            El("Identifier", S14),
-            El("VersionCode", fixed("XB0131X", "the XBIN01 version", "VersionCodeType")),
-            El("StatisticalCode", string(1, 8)),
-            El("Authorisation", _DATETIME),
-            El("TypeCode", fixed("XBIN01", "the XBIN01 type code", "TypeCodeType")),
-            El("StatusCode", fixed("nytbrev", "allowed in XBIN01 (only new letters)", "StatusCodeType")),
-        )
-    )
-)
+
+CLINICAL_EMAIL = _clinical_email("XD9134L", additional_information=True)
+CLINICAL_EMAIL_2005 = _clinical_email("XD9133L", additional_information=False)
+
+
 _UUID = pattern(
     r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
     "a UUID with dashes (8-4-4-4-12 hex digits), e.g. 'c39ea6b2-6052-45e4-a207-415e0205ab6f'",
 )
-BINARY_LETTER = ComplexT(
-    Seq(
-        (
-            El("Letter", _XBIN01_LETTER),
-            El("Sender", _SENDER),
-            El("Receiver", _RECEIVER),
-            Choice(
-                (
-                    El(
-                        "Patient",
-                        ComplexT(
-                            Seq(
-                                (
-                                    Choice((_CPR, _ALT_ID)),
-                                    El("PersonSurnameName", S70),
-                                    El("PersonGivenName", S70, 0),
-                                )
-                            )
+
+
+def _binary_letter(version: str, sender: ComplexT, object_identifier: SimpleT) -> ComplexT:
+    """BinaryLetter; XB0130X (2005/08/07) wants the sender's address and speciality and takes any object
+    identifier of 1-35 characters; XB0131X has an optional address and a UUID with dashes."""
+    return ComplexT(
+        Seq(
+            (
+                El(
+                    "Letter",
+                    _letter(
+                        "xbin01",
+                        version,
+                        El(
+                            "StatusCode",
+                            fixed("nytbrev", "allowed in XBIN01 (only new letters)", "StatusCodeType"),
                         ),
                     ),
-                    Seq((El("SystemInformation", TRUE), El("Contents", S70, 0))),
-                )
-            ),
-            El(
-                "BinaryObject",
-                ComplexT(
-                    Seq(
-                        (
-                            El("ObjectIdentifier", _UUID),
-                            _OBJECT_CODE,
-                            _OBJECT_EXT,
-                            _OBJECT_SIZE,
-                            El("Object_Base64Encoded", string(0, None)),
-                        )
+                ),
+                El("Sender", sender),
+                El("Receiver", _RECEIVER),
+                Choice(
+                    (
+                        El(
+                            "Patient",
+                            ComplexT(
+                                Seq(
+                                    (
+                                        Choice((_CPR, _ALT_ID)),
+                                        El("PersonSurnameName", S70),
+                                        El("PersonGivenName", S70, 0),
+                                    )
+                                )
+                            ),
+                        ),
+                        Seq((El("SystemInformation", TRUE), El("Contents", S70, 0))),
                     )
                 ),
-                1,
-                10,
-            ),
+                El(
+                    "BinaryObject",
+                    ComplexT(
+                        Seq(
+                            (
+                                El("ObjectIdentifier", object_identifier),
+                                _OBJECT_CODE,
+                                _OBJECT_EXT,
+                                _OBJECT_SIZE,
+                                El("Object_Base64Encoded", string(0, None)),
+                            )
+                        )
+                    ),
+                    1,
+                    10,
+                ),
+            )
         )
     )
+
+
+BINARY_LETTER = _binary_letter("XB0131X", _SENDER, _UUID)
+BINARY_LETTER_2005 = _binary_letter(
+    "XB0130X",
+    ComplexT(
+        Seq(
+            _fields(
+                "EANIdentifier Identifier IdentifierCode OrganisationName DepartmentName? UnitName? StreetName "
+                "SuburbName? DistrictName PostCodeIdentifier TelephoneSubscriberIdentifier? MedicalSpecialityCode"
+            )
+        )
+    ),
+    S35,
 )
 
 _EAN_ONLY = ComplexT(Seq((El("EANIdentifier", S35),)))
@@ -706,16 +754,27 @@ NEGATIVE_RECEIPT = _receipt("XC0230Q", "XCTL02", negative=True)
 NEGATIVE_VANS_RECEIPT = _receipt("XC0130Q", "XCTL01", negative=True)
 
 # Which bodies each namespace's Emessage may carry (of the ones we handle).
+_RECEIPTS = {
+    "PositiveReceipt": ("xctl03", POSITIVE_RECEIPT),
+    "NegativeReceipt": ("xctl02", NEGATIVE_RECEIPT),
+    "NegativeVansReceipt": ("xctl01", NEGATIVE_VANS_RECEIPT),
+}
 BODIES: dict[str, dict[str, tuple[str, ComplexT]]] = {
     NS_2006: {"ClinicalEmail": ("xdis91", CLINICAL_EMAIL)},
     NS_2012: {"BinaryLetter": ("xbin01", BINARY_LETTER)},
+    # 2005/08/07 also holds the editions before XD9134L/XB0131X, which MedCom's earlier flows still use.
     NS_2005: {
-        "PositiveReceipt": ("xctl03", POSITIVE_RECEIPT),
-        "NegativeReceipt": ("xctl02", NEGATIVE_RECEIPT),
-        "NegativeVansReceipt": ("xctl01", NEGATIVE_VANS_RECEIPT),
+        **_RECEIPTS,
+        "ClinicalEmail": ("xdis91", CLINICAL_EMAIL_2005),
+        "BinaryLetter": ("xbin01", BINARY_LETTER_2005),
     },
+    NS_2020: _RECEIPTS,
 }
-BODIES[NS_2020] = BODIES[NS_2005]
+# Letters read in an older edition than the one we write: (namespace, body) -> (version code, current one).
+OLDER_EDITIONS: dict[tuple[str, str], tuple[str, str]] = {
+    (NS_2005, "ClinicalEmail"): ("XD9133L", "XD9134L"),
+    (NS_2005, "BinaryLetter"): ("XB0130X", "XB0131X"),
+}
 
 
 def emessage_type(body: str, body_type: ComplexT, local_elements: bool) -> ComplexT:
@@ -726,11 +785,11 @@ def emessage_type(body: str, body_type: ComplexT, local_elements: bool) -> Compl
     return ComplexT(Seq((El("Envelope", ENVELOPE), Seq(tail, 1, None))))
 
 
-_EMESSAGE_CACHE: dict[tuple[str, bool], ComplexT] = {}
+_EMESSAGE_CACHE: dict[tuple[str, str, bool], ComplexT] = {}
 
 
 def emessage_for(namespace: str, body: str, local_elements: bool) -> ComplexT:
-    key = (body, local_elements)
+    key = (namespace, body, local_elements)
     found = _EMESSAGE_CACHE.get(key)
     if found is None:
         found = emessage_type(body, BODIES[namespace][body][1], local_elements)

@@ -136,8 +136,15 @@ def to_plain_text(text: FormattedText) -> str:
     parts: list[str] = []
     _flatten(text.content, parts)
     lines = "".join(parts).split(_BREAK_MARK)
-    cleaned = [_WS.sub(" ", line).strip(" ") for line in lines]
+    cleaned = [_collapse(line).strip(" ") for line in lines]
     return "\n".join(cleaned).replace(_SPACE_MARK, " ")
+
+
+def _collapse(line: str) -> str:
+    """XML whitespace runs -> one space; a line without tab, CR, LF or double space needs no regex scan."""
+    if "  " in line or "\t" in line or "\n" in line or "\r" in line:
+        return _WS.sub(" ", line)
+    return line
 
 
 def from_plain_text(text: str) -> FormattedText:

@@ -41,7 +41,7 @@ from medcom_bridge.oioxml.model import (
     same_object_id,
     uuid_without_dashes,
 )
-from medcom_bridge.oioxml.schema import BODIES, EDITIONS, Checker, Values, emessage_for
+from medcom_bridge.oioxml.schema import BODIES, EDITIONS, OLDER_EDITIONS, Checker, Values, emessage_for
 from medcom_bridge.oioxml.text import length_bound, plain_length
 from medcom_bridge.xmlsafe import XmlError
 
@@ -116,7 +116,7 @@ def validate_element(
     schema_findings, values = check_schema(root, ns, body, kind, data)
     letter = values.get(body, {}).get("Letter") if isinstance(values.get(body), dict) else None
     version = letter.get("VersionCode") if isinstance(letter, dict) else _version(root)
-    findings = list(notes) + schema_findings
+    findings = list(notes) + older_edition(ns, body) + schema_findings
     if not any(f.severity == "error" for f in schema_findings):
         extra_letters = [name for name, _ in values.get("#extra", ()) if name == body]
         if extra_letters:
@@ -165,6 +165,21 @@ def check_schema(
     return first or [], first_values
 
 
+def older_edition(ns: str, body: str) -> list[Finding]:
+    """A warning naming the version when the letter is in an edition older than the one we write."""
+    if (ns, body) not in OLDER_EDITIONS:
+        return []
+    version, current = OLDER_EDITIONS[ns, body]
+    return [
+        warning(
+            "oioxml-older-edition",
+            f"{body}/Letter/VersionCode",
+            f"{_KIND_OF_BODY[body].upper()} {version} (namespace {ns}) is an older edition: checked against "
+            f"its own schema and converted like {current}, the current edition (the one medcom-bridge writes)",
+        )
+    ]
+
+
 def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
@@ -209,7 +224,9 @@ def validate_message(message: AnyEmessage) -> Report:
     body = _body_name(root)
     findings: list[Finding]
     if message.namespace in BODIES and body in BODIES[message.namespace]:
-        findings = check_schema(root, message.namespace, body, kind)[0]
+        findings = (
+            older_edition(message.namespace, body) + check_schema(root, message.namespace, body, kind)[0]
+        )
     else:
         findings = [error("oioxml-unsupported", body, unsupported_message(message.namespace, body))]
     findings += semantic_findings(message)

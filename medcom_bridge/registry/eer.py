@@ -17,6 +17,7 @@ from typing import Any
 
 from medcom_bridge.fhir import canonical
 from medcom_bridge.registry import message_types
+from medcom_bridge.registry.csv_input import csv_problem, refuse_binary
 from medcom_bridge.registry.model import (
     EerEndpoint,
     EerOrganization,
@@ -29,6 +30,7 @@ from medcom_bridge.registry.model import (
 GLN_SYSTEM = "http://www.gs1.org/gln"
 SOR_SYSTEM = canonical.SYS_SOR
 _ENDPOINT_CSV_COLUMNS = ("gln", "payload_types")
+_ENDPOINTS_HEADER = "gln,...,payload_types"
 
 
 @dataclass(slots=True)
@@ -56,7 +58,12 @@ def read_eer(data: bytes) -> EerImport:
     text = data.decode("utf-8-sig", errors="replace")
     if text.lstrip().startswith("{"):
         return read_eer_bundle(text)
-    return read_eer_endpoints_csv(text)
+    refuse_binary(data, _ENDPOINTS_HEADER)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_endpoints(reader)
+    except csv.Error as exc:
+        raise csv_problem(exc, reader.reader.line_num, _ENDPOINTS_HEADER) from None
 
 
 def _is_gln_system(system: object) -> bool:
@@ -188,9 +195,8 @@ def _organization(res: dict[str, Any], where: str, result: EerImport, systems: C
     )
 
 
-def read_eer_endpoints_csv(text: str) -> EerImport:
+def _read_endpoints(reader: csv.DictReader[str]) -> EerImport:
     """The endpoints CSV extracted from MedCom's generated EER data (`payload_types` separated by `|`)."""
-    reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in _ENDPOINT_CSV_COLUMNS if c not in header]
     if missing:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 from medcom_bridge.registry import message_types
+from medcom_bridge.registry.csv_input import csv_problem, refuse_binary
 from medcom_bridge.registry.model import Direction, ImportIssue, RegisterInputError, Registration
 
 REQUIRED_COLUMNS = ("ean", "type", "direction")
+_HEADER = "ean,type,direction"
 _DIRECTIONS: dict[str, tuple[Direction, ...]] = {
     "receive": ("receive",),
     "send": ("send",),
@@ -33,6 +36,7 @@ def read_sor_edi_csv(data: bytes) -> EdiImport:
 
     Raises RegisterInputError when the header lacks a required column; bad rows become issues.
     """
+    refuse_binary(data, _HEADER)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -42,6 +46,13 @@ def read_sor_edi_csv(data: bytes) -> EdiImport:
         raise RegisterInputError("the file is empty; expected a CSV with header 'ean,type,direction'", 1)
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _read_rows(reader, delimiter)
+    except csv.Error as exc:
+        raise csv_problem(exc, reader.line_num, _HEADER) from None
+
+
+def _read_rows(reader: Any, delimiter: str) -> EdiImport:
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:

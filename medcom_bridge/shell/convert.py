@@ -16,11 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcom_bridge.convert.context import Context, ConversionError
 from medcom_bridge.directory import Directory, StaticDirectory
 from medcom_bridge.findings import Finding, Report
+
+if TYPE_CHECKING:
+    from medcom_bridge.oioxml.model import BinaryLetter, ClinicalEmail, Emessage
 
 TARGETS = ("carecommunication", "xdis91", "acknowledgement", "xctl", "edifact", "oioxml")
 _ALPHABET = string.ascii_uppercase + string.digits
@@ -35,15 +38,15 @@ def live_context(directory: Directory) -> Context:
     return Context(new_uuid=lambda: str(uuid.uuid4()), new_letter_id=new_letter_id, directory=directory)
 
 
-def load_directory(sor: bytes | None, edi: bytes | None) -> Directory:
-    """The register from an official SOR XML export (+ SOR-EDI CSV), or an empty one."""
+def load_directory(sor: Path | None, edi: Path | None) -> Directory:
+    """The register from an official SOR XML export (+ SOR-EDI CSV), or an empty one.
+
+    Raises `shell.register.RegisterLoadError` (one line: file, line, what was expected)."""
     if sor is None:
         return StaticDirectory()
-    from medcom_bridge.registry.register import Register
-    from medcom_bridge.registry.sor_edi import read_sor_edi_csv
-    from medcom_bridge.registry.sor_xml import read_sor_xml
+    from medcom_bridge.shell.register import load_register
 
-    return Register.build(read_sor_xml(sor), read_sor_edi_csv(edi) if edi is not None else None)
+    return load_register(sor, edi)
 
 
 @dataclass(slots=True)
@@ -161,7 +164,7 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         outcome.problems.append("--to carecommunication needs an XDIS91 (and its XBIN01, if any)")
         return
     unclaimed = list(binaries)
-    for _source, letter in letters:
+    for source, letter in letters:
         wanted = {
             uuid_without_dashes(r.bin.object_identifier).lower() for r in letter.body.reference if r.bin
         }
@@ -173,6 +176,16 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
         unclaimed = [(i, b) for i, b in unclaimed if not any(b is m for m in mine)]
         if len(letters) == 1:
             mine += [b for _, b in unclaimed]
+        missing = _missing_objects(letter, mine)
+        if missing:
+            # The hub may send a letter without its late XBIN01 (use cases S1.A2/S1.A3, after the pairing
+            # timer); this stateless command has no timer, and the result would fail our own validator.
+            outcome.problems.append(
+                f"{source.file}: XDIS91 letter {letter.body.letter.identifier} refers to "
+                + ", ".join(missing)
+                + " in an XBIN01 that was not given; pass the XBIN01 alongside the XDIS91. Not converted"
+            )
+            continue
         result = xdis91_to_carecommunication(letter, mine, context=ctx)
         bundle = result.bundle
         outcome.outputs.append(
@@ -186,6 +199,20 @@ def _to_carecommunication(inputs: Sequence[Input], fmt: str, ctx: Context, outco
                 result.report,
             )
         )
+
+
+def _missing_objects(
+    letter: Emessage[ClinicalEmail], binaries: Sequence[Emessage[BinaryLetter]]
+) -> list[str]:
+    """The XBIN01 objects the XDIS91 references that none of `binaries` carries, described for a person."""
+    from medcom_bridge.oioxml.model import same_object_id
+
+    carried = [o.object_identifier for b in binaries for o in b.body.binary_object]
+    return [
+        f"object {r.bin.object_identifier} ({r.bin.object_code}, .{r.bin.object_extension_code})"
+        for r in letter.body.reference
+        if r.bin is not None and not any(same_object_id(c, r.bin.object_identifier) for c in carried)
+    ]
 
 
 def _to_xdis91(inputs: Sequence[Input], fmt: str, ctx: Context, outcome: Outcome) -> None:
@@ -296,10 +323,13 @@ def write_outputs(
             # The converter's warnings often name the cause (e.g. convert-sor-unknown: pass --sor), the
             # validator's errors only the effect: show the cause first.
             causes = [f for f in out.report.findings if f.severity == "warning"]
+            unknown_sor = [f for f in causes if f.rule == "convert-sor-unknown"]
+            lead = f"{out.kind} {out.letter_id}: the converted message is invalid; not written"
+            if unknown_sor:
+                lead += " (give --sor FILE, a SOR XML export that knows the parties' location numbers)"
+            # One short line to act on, then one line per cause and per error (never one 1,000-character line).
             problems.append(
-                f"{out.kind} {out.letter_id}: the converted message is invalid; not written ("
-                + "; ".join(str(f) for f in [*causes, *out.report.errors[:5]])
-                + ")"
+                "\n".join([lead + ":", *(f"  {f}" for f in [*causes, *out.report.errors[:5]])])
             )
             continue
         try:
@@ -343,8 +373,7 @@ def run(
     files: Sequence[tuple[str, bytes]],
     to: str,
     fhir_format: str,
-    sor: bytes | None,
-    edi: bytes | None,
+    directory: Directory,
     out_dir: Path,
     echo: Callable[..., Any],
 ) -> int:
@@ -356,11 +385,7 @@ def run(
             inputs.append(read_input(name, data))
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
-    try:
-        context = live_context(load_directory(sor, edi))
-    except ValueError as exc:
-        echo(f"register: {exc}", err=True)
-        return 2
+    context = live_context(directory)
     outcome = convert(inputs, to, fhir_format, context) if inputs else Outcome()
     not_written, _ = write_outputs(outcome, out_dir, now_utc(), echo)
     for problem in [*problems, *outcome.problems, *not_written]:

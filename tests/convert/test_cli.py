@@ -129,3 +129,40 @@ def test_wrapped_inputs_round_trip_through_the_cli(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, err
     check_outputs(back, ["carecommunication"])
+
+
+def test_a_letter_without_its_xbin01_is_refused(tmp_path: Path) -> None:
+    """Issue 14: the XDIS91 refers to an XBIN01 object that is not given; the stateless command has no pairing
+    timer, so it refuses (the result would fail our own validator) and names the missing object."""
+    sor = tmp_path / "sor.xml"
+    sor.write_bytes(sor_xml([MEDCOM_TESTCENTER, ODENSE]))
+    out = tmp_path / "out"
+    letter = str(FLOWS / "XDIS91_medcom_flow1_to_fhir.xml")
+    unrelated = str(FLOWS.parent.parent / "oioxml" / "samples" / "XBIN01_edifactconv_hello_world.xml")
+    for given in ([letter], [letter, unrelated]):
+        code, lines, err = run("--to", "carecommunication", "--sor", str(sor), "--out-dir", str(out), *given)
+        assert code == 1 and lines == [], err
+        assert "XDIS91 letter Brevt23400929 refers to object c39ea6b2605245e4a207415e0205ab6f" in err
+        assert "XBIN01 that was not given" in err
+        assert not out.exists() or not list(out.iterdir())
+
+
+def test_convert_without_a_register_says_to_give_sor_in_one_short_line(tmp_path: Path) -> None:
+    """Issue 12: `convert --to carecommunication` without --sor printed one 900-character line."""
+    flows = FLOWS
+    result = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            "--to",
+            "carecommunication",
+            "--out-dir",
+            str(tmp_path),
+            str(flows / "XDIS91_medcom_flow1_to_fhir.xml"),
+            str(flows / "XBIN01_medcom_flow1_to_fhir.xml"),
+        ],
+    )
+    assert result.exit_code == 1
+    first = result.output.strip().splitlines()[0]
+    assert "give --sor FILE" in first and len(first) < 250
+    assert all(len(line) < 400 for line in result.output.splitlines())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,24 @@ def test_official_sample_is_an_unsupported_payload() -> None:
     assert (report.kind, report.version, report.valid) == ("vansenvelope", "1.0.4", False)
     assert report.rules() == {"vans-payload-unsupported"}
     assert "EmergencyMunicipalityLetter" in report.findings[0].message
+    assert report.findings[0].message.count("supported") == 1  # issue 14: the list once
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'<?xml version="1.0"?><Emessage xmlns="urn:x"><Envelope/><Referral/></Emessage>',
+        b'<?xml version="1.0"?><Letter xmlns="urn:x"/>',
+        b'{"resourceType": "Patient"}',
+    ],
+)
+def test_unsupported_payloads_are_listed_once(payload: bytes) -> None:
+    envelope = edit(wrapped(xdis91()), "//v:Data", base64.b64encode(payload).decode())
+    findings = [f for f in validate_bytes(envelope).findings if f.rule == "vans-payload-unsupported"]
+    assert len(findings) == 1, validate_bytes(envelope).findings
+    (finding,) = findings
+    assert finding.message.count("supported") == 1, finding.message
+    assert "XDIS91" in finding.message or "xdis91" in finding.message
 
 
 def test_every_envelope_problem_is_reported_not_just_the_first() -> None:

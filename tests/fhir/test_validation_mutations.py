@@ -576,10 +576,16 @@ def test_finding_names_what_is_allowed() -> None:
 
 
 def test_v4_rules_differ() -> None:
-    # 4.0: invariant 7 wants a code; 5.0 accepts free text.
+    # 4.0: invariant 7 wants a code; 5.0 accepts free text ...
     bundle = example(V4)
     role = author_role(bundle)
     role["code"] = [{"text": "Visitator"}]
+    # ... but MedCom's own 4.0 examples use free text, so it is a warning naming what 4.0.3 asked for.
+    report = validate_resource(bundle)
+    found = [f for f in report.findings if f.rule == "medcom-careCommunication-7"]
+    assert report.valid and found and {f.severity for f in found} == {"warning"}
+    assert all("4.0.3 asks for code.coding.code" in f.message for f in found)
+    role["code"] = [{"id": "empty"}]
     assert validate_resource(bundle).rules("error") == {"medcom-careCommunication-7"}
     # 4.0: inv-3 needs only one Provenance with the profile; 15 does not exist.
     bundle = example(V4)
@@ -602,3 +608,15 @@ def test_intended_definition_regex() -> None:
     )
     report = validate_resource(bundle)
     assert report.valid and report.version == "5.12"
+
+
+def test_absent_segment_assigner_is_tolerated_in_4_0_only() -> None:
+    """IG 4.0.3 bundle d11968f5 leaves out the Organization that first sent an earlier segment."""
+    for base, severity in ((V4, "warning"), (A, "error")):
+        bundle = example(base)
+        segment_ext(bundle, EXT_IDENTIFIER)["valueIdentifier"]["assigner"] = {
+            "reference": "Organization/487ac745-fd11-4879-9b59-c08c7d47260e"
+        }
+        before = validate_resource(example(base)).findings
+        new = [f for f in validate_resource(bundle).findings if f not in before]
+        assert [(f.rule, f.severity) for f in new] == [("reference-resolves", severity)], base

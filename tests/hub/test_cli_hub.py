@@ -90,3 +90,38 @@ def test_bad_durations_are_refused(text: str) -> None:
 def test_now_without_zone_is_utc_and_advance_adds() -> None:
     clock = make_clock("2026-01-20T08:00:00", "61m")
     assert clock.now().isoformat() == "2026-01-20T09:01:00+00:00"
+
+
+def test_flow_list_shows_each_flows_state_and_receipt_outcome(tmp_path: Path) -> None:
+    """architecture.md §3.1: `flow list --json`, newest first, each flow with its receipt outcome."""
+    files = demo.build(tmp_path)
+    args = ["process", "--spool", str(files.spool), "--sor", str(files.sor), "--edi", str(files.edi)]
+    assert runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z"]).exit_code == 0
+    listed = runner.invoke(app, ["flow", "list", "--spool", str(files.spool), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [flow] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert flow["state"] == "awaiting_receipts" and flow["receipt"]["outcome"] == "pending"
+    runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z", "--advance", "121m"])
+    [late] = [
+        json.loads(line)
+        for line in runner.invoke(
+            app, ["flow", "list", "--spool", str(files.spool), "--json"]
+        ).stdout.splitlines()
+    ]
+    assert late["receipt"]["outcome"] == "missing"
+    demo.EndSystem(files.spool, demo.HOSPITAL, demo.id_factory("t")).answer_all(now=demo.DEMO_NOW)
+    runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z", "--advance", "122m"])
+    listed = runner.invoke(app, ["flow", "list", "--spool", str(files.spool), "--json"])
+    outcomes = [json.loads(line)["receipt"]["outcome"] for line in listed.stdout.splitlines()]
+    assert outcomes[-1] == "ok"  # the letter's flow: the two XCTL03 became one ok Acknowledgement
+    plain = runner.invoke(app, ["flow", "list", "--spool", str(files.spool), "--state", "completed"])
+    assert plain.exit_code == 0 and " ok " in plain.stdout
+    bad = runner.invoke(app, ["flow", "list", "--spool", str(files.spool), "--receipt", "negative"])
+    assert bad.exit_code == 2 and "month" in bad.output  # event filters need a month, said in one line
+
+
+def test_version() -> None:
+    from medcom_bridge import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"medcom-bridge {__version__}"

@@ -100,3 +100,28 @@ def test_a_malformed_receiver_id_never_stops_the_hub(world: World) -> None:
     assert world.run().errors == []  # and the next run is clean too
     [receipt] = world.inbox(OIO)  # the sender is readable: it is told, in a receipt its system can read
     assert receipt.kind == "xctl01" and validate_as("xctl01", receipt.envelope.payload).valid
+
+
+def test_a_half_written_envelope_is_quarantined_and_its_sender_told(world: World) -> None:
+    """Issue 9: a truncated file whose header names the sender got no receipt. Now: quarantined, and the sender
+    gets an envelope-level NegativeVans receipt (valid for MedCom's VANSEnvelope schema)."""
+    from lxml import etree
+
+    from medcom_bridge.envelope import vans
+    from tests.envelope.helpers import schema
+
+    pair = world.pair(OIO, OIO2)
+    whole = world.send(OIO.ean, OIO2.ean, pair.xdis91)
+    for sent in (world.spool / OIO.ean / "out").glob("*.xml"):
+        sent.unlink()
+    world.drop(OIO.ean, whole[: len(whole) // 2])
+    summary = world.run()
+    assert summary.quarantined == 1 and summary.errors == []
+    [receipt] = list((world.spool / OIO.ean / "in").glob("*.xml"))
+    data = receipt.read_bytes()
+    assert schema().validate(etree.fromstring(data)), schema().error_log
+    envelope = vans.unwrap(data)
+    assert envelope.receipt is not None and envelope.receipt.outcome == "NegativeVans"
+    assert envelope.receiver.value == OIO.ean and envelope.sender.value == OIO2.ean
+    assert envelope.receipt.original_envelope_id == vans.peek_header(whole).envelope_id  # type: ignore[union-attr]
+    assert world.inbox(OIO2) == []

@@ -3,6 +3,8 @@ unchanged (byte for byte, the same envelope), and the register's reason is in th
 
 from __future__ import annotations
 
+import hashlib
+
 from medcom_bridge.documents import validate_as
 from tests.hub.e2e import FHIR, FHIR2, OIO, OIO2, World, fhir_of, header, kinds
 
@@ -49,26 +51,41 @@ def test_fhir_to_fhir_receiver_passes_through_and_the_acknowledgement_comes_back
     assert world.state(flow) == "completed"
 
 
-def test_payloads_live_in_the_blob_store_not_in_database_rows(world: World) -> None:
-    """Issue 9: payloads are content-addressed files (held in memory once per step), rows keep digest and
-    size; each stored message keeps its identification, so nothing is parsed again to say what it was."""
+def test_large_payloads_live_in_the_blob_store_not_in_database_rows(world: World) -> None:
+    """Issue 9: large payloads are content-addressed files (held in memory once per step); their rows keep
+    digest and size only. Small ones (receipts, short letters) stay in their row, written in the same commit.
+    Each stored message keeps its identification, so nothing is parsed again to say what it was."""
     from sqlalchemy import select
 
+    from medcom_bridge import demo
     from medcom_bridge.hub import schema as t
+    from medcom_bridge.hub.store import INLINE_PAYLOAD_MAX
 
+    big = demo.carecommunication(
+        FHIR,
+        FHIR2,
+        now=world.clock.now(),
+        new_id=world.ids,
+        attachment=b"%PDF-1.4\n" + b"x" * INLINE_PAYLOAD_MAX,
+    )
+    sent = world.send(FHIR.ean, FHIR2.ean, big)
     pair = world.pair(OIO, OIO2)
-    sent = world.send(OIO.ean, OIO2.ean, pair.xdis91)
+    small = world.send(OIO.ean, OIO2.ean, pair.xdis91)
     world.run()
     blobs = world.hub.store.blobs
     assert blobs is not None
     with world.hub.store.engine.connect() as conn:
-        rows = conn.execute(select(t.payloads.c.sha256, t.payloads.c.data)).all()
+        rows = dict(conn.execute(select(t.payloads.c.sha256, t.payloads.c.data)).all())
         [letter] = conn.execute(
             select(t.messages.c.version, t.messages.c.valid, t.messages.c.rules).where(
                 t.messages.c.direction == "in", t.messages.c.kind == "xdis91"
             )
         ).all()
-    assert rows and all(data is None and blobs.exists(digest) for digest, data in rows)
-    assert any(blobs.read(digest) == sent for digest, _ in rows)
+    [in_blobs] = [digest for digest, data in rows.items() if data is None]
+    assert blobs.read(in_blobs) == sent and len(sent) >= INLINE_PAYLOAD_MAX
+    assert small in rows.values() and not blobs.exists(hashlib.sha256(small).hexdigest())
+    assert [r.path.read_bytes() for r in world.inbox(FHIR2)] == [sent]  # delivered from the blob, unchanged
     assert letter.version == "XD9134L" and letter.valid is True and not letter.rules
-    assert world.hub.spool.parties() == sorted([OIO.ean, OIO2.ean])  # the blob folder is no mailbox
+    assert world.hub.spool.parties() == sorted(
+        [FHIR.ean, FHIR2.ean, OIO.ean, OIO2.ean]
+    )  # no mailbox of blobs

@@ -566,3 +566,18 @@ def test_long_names_still_fit_in_quarantine(tmp_path: Path) -> None:
     os.symlink("/nowhere", outbox(tmp_path) / name)
     spool.load(spool.waiting()[0])
     assert len(spool.quarantined()) == 3 and all(reason for _, reason in spool.quarantined())
+
+
+def test_the_loop_logs_a_skipped_name_once_after_an_hour(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = world.spool / FHIR.ean / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "letter.part").write_bytes(b"half")
+    old = (world.clock.now() - timedelta(hours=2)).timestamp()
+    os.utime(out / "letter.part", (old, old))
+    with caplog.at_level("WARNING", logger="medcom_bridge.hub.runner"):
+        world.run()
+        world.run()
+    lines = [r.getMessage() for r in caplog.records if "letter.part" in r.getMessage()]
+    assert len(lines) == 1 and "skipped" in lines[0] and FHIR.ean in lines[0]
