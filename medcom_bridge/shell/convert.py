@@ -328,9 +328,7 @@ def write_outputs(
             if unknown_sor:
                 lead += " (give --sor FILE, a SOR XML export that knows the parties' location numbers)"
             # One short line to act on, then one line per cause and per error (never one 1,000-character line).
-            problems.append(
-                "\n".join([lead + ":", *(f"  {f}" for f in [*causes, *out.report.errors[:5]])])
-            )
+            problems.append("\n".join([lead + ":", *(f"  {f}" for f in [*causes, *out.report.errors[:5]])]))
             continue
         try:
             envelope = wrap(
