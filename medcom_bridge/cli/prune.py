@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from medcom_bridge.hub import retention
+from medcom_bridge.hub.clock import utc
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -34,6 +35,9 @@ def prune(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was removed as one JSON object.")
     ] = False,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Prune as if it were this time (ISO 8601; no zone = UTC).")
+    ] = None,
 ) -> None:
     """Remove patient data past the retention policy; duplicate detection and statistics are kept."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -48,6 +52,11 @@ def prune(
         age = retention.parse_age(older_than)
     except retention.BadAge as exc:
         typer.echo(f"--older-than: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        moment = utc(datetime.fromisoformat(now.replace("Z", "+00:00"))) if now else datetime.now(UTC)
+    except ValueError:
+        typer.echo(f"--now: {now!r} is not an ISO 8601 time, e.g. 2027-03-01T00:00:00Z", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     if spool is None and db is None:
         typer.echo("give --spool DIR or --db URL", err=True)
@@ -67,12 +76,11 @@ def prune(
         typer.echo(f"cannot open the hub database: {type(exc).__name__}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     service = HubService(store)
-    now = datetime.now(UTC)
     try:
-        done = service.prune(now, age, spool_root=spool)
+        done = service.prune(moment, age, spool_root=spool)
         service.audit(
             audit.Entry(
-                at=now,
+                at=datetime.now(UTC),
                 actor=f"cli:{getpass.getuser()}",
                 action=audit.Action.PRUNE,
                 via="cli",

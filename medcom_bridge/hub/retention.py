@@ -116,7 +116,9 @@ def prune(
     sqlite = store.engine.dialect.name == "sqlite"
     while True:
         with store.engine.connect() as conn:
-            if sqlite:  # freed pages are zeroed, not left behind (outside a transaction: a connection setting)
+            if (
+                sqlite
+            ):  # freed pages are zeroed, not left behind (outside a transaction: a connection setting)
                 _sqlite_pragma(conn, "PRAGMA secure_delete = ON")
             with conn.begin():
                 due = _due(conn, cutoff, batch)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from types import MappingProxyType
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from fastapi import HTTPException, Request
 
