@@ -245,6 +245,10 @@ class CsrfMiddleware:
         site = headers.get("sec-fetch-site")
         if site in ("cross-site", "same-site"):
             return "a request from another site"
+        if site == "same-origin":
+            # The browser says so (no page can set Sec-Fetch-*); its Origin may be "null" under our
+            # `Referrer-Policy: no-referrer`, so it is not asked as well.
+            return None
         origin = headers.get("origin")
         if origin is None:
             return None  # not a browser, or an old one: the token rule still applies to cookie sessions
