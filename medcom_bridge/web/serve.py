@@ -20,7 +20,7 @@ import uvicorn
 
 from medcom_bridge.hub import retention
 from medcom_bridge.hub.runner import Hub
-from medcom_bridge.privacy import ScrubLogFilter
+from medcom_bridge.privacy import ScrubLogFilter, scrub
 from medcom_bridge.web.app import LoopStatus, create_app
 from medcom_bridge.web.intake import MAX_BODY
 from medcom_bridge.web.settings import WebSecurity
@@ -39,6 +39,17 @@ def scrubbed_logging(level: int, format: str) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, ScrubLogFilter) for f in handler.filters):
             handler.addFilter(ScrubLogFilter())
+
+
+class ScrubArgsFilter(logging.Filter):
+    """CPR numbers masked in a record's message and each of its arguments, keeping their shape: uvicorn's
+    access formatter reads its arguments one by one (`ScrubLogFilter` formats the whole line instead)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 class HubLoop:
@@ -146,6 +157,9 @@ def serve(
         server_header=False,
     )
     server = uvicorn.Server(config)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers (an access line
+        for log_handler in logging.getLogger(name).handlers:  # quotes the query string) mask CPR numbers too
+            log_handler.addFilter(ScrubArgsFilter())
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # uvicorn re-raises the signal that stopped it once it is done; this handler makes that a clean exit.
