@@ -186,7 +186,9 @@ def serve(
     sor: Annotated[Path, typer.Option("--sor", help="Official SOR XML export (the register).")],
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite in SPOOL).")] = None,
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (default: this machine only).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port for the API and pages.")] = 8000,
     max_body: Annotated[
         int | None,
@@ -196,11 +198,43 @@ def serve(
             help="Largest POST /envelopes body in bytes (default: MedCom's 100 MB letter in an envelope).",
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="TOML settings: [server] allowed_hosts, [oidc], [retention] (docs/security.md)."
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host", help="A DNS name the hub is reached by (repeat); localhost and --host always."
+        ),
+    ] = None,
+    certfile: Annotated[
+        Path | None, typer.Option("--certfile", help="TLS certificate chain (PEM); turns on HTTPS and HSTS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
 ) -> None:
-    """Run the hub: watch the spool, run timers, serve the API (/docs) and the operations pages (/ui)."""
+    """Run the hub: watch the spool, run timers and daily retention, serve the API (/docs) and the operations
+    pages (/ui). Every route but /health needs a token (`medcom-bridge token create`) or single sign-on."""
     from medcom_bridge.web.serve import serve_command
 
-    raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo, max_body=max_body))
+    raise typer.Exit(
+        serve_command(
+            spool,
+            sor,
+            edi,
+            db,
+            host,
+            port,
+            typer.echo,
+            max_body=max_body,
+            config=config,
+            allowed_hosts=allowed_host,
+            certfile=certfile,
+            keyfile=keyfile,
+        )
+    )
 
 
 # The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/cli/hub.py.
@@ -212,9 +246,11 @@ app.command("process")(_hub_process)
 app.command("demo")(_hub_demo)
 app.add_typer(_hub_flow_app, name="flow")
 
+from medcom_bridge.cli.prune import prune as _prune  # noqa: E402
 from medcom_bridge.cli.token import token_app  # noqa: E402
 
 app.add_typer(token_app, name="token")
+app.command("prune")(_prune)
 
 
 def main() -> None:

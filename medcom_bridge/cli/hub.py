@@ -150,7 +150,9 @@ def process(
     except ValueError as exc:
         typer.echo(f"--now/--advance: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from medcom_bridge.web.serve import scrubbed_logging
+
+    scrubbed_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     try:
         hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True)
     except RegisterLoadError as exc:

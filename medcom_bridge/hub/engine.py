@@ -46,6 +46,9 @@ IN_LETTER, IN_ATTACHMENT, IN_RECEIPT, IN_LATE, IN_INVALID, IN_DUPLICATE, IN_UNRE
     "unreadable",
 )
 OUT_LETTER, OUT_FORWARD, OUT_ANSWER, OUT_NEGATIVE = "letter", "forward", "answer", "negative_receipt"
+OUT_REPEAT = "repeated_answer"
+"""A first answer sent again for a duplicate (§8). Never itself repeated: each duplicate gets the first
+answers once, not every repeat made so far."""
 _ANSWER_ROLES = (OUT_ANSWER, OUT_NEGATIVE)
 
 
@@ -274,8 +277,8 @@ class Engine:
                 )
                 continue
             data = self.answers.repeat(first, now=now, new_id=self.ids)
-            output = Output(sender, data, m.kind or "", self.ids(), m.letter_id, m.role)
-            self.store_out(tx, flow.id, output, now, role=m.role)
+            output = Output(sender, data, m.kind or "", self.ids(), m.letter_id, OUT_REPEAT)
+            self.store_out(tx, flow.id, output, now, role=OUT_REPEAT)
 
     # -- storage helpers ---------------------------------------------------------------------------------------
     def store_in(

@@ -89,6 +89,8 @@ class FlowFilter:
     route: Route | None = None
     overdue_at: datetime | None = None
     """Flows awaiting receipts whose 120-minute receipt alert is due at this time."""
+    organisations: frozenset[str] | None = None
+    """Access control, not a search: only flows one of these EANs sends or receives (None: every flow)."""
 
     @property
     def has_event_filter(self) -> bool:
@@ -172,7 +174,9 @@ class FlowDetail:
 
     @property
     def receipts(self) -> list[StoredMessage]:
-        return [m for m in self.messages if m.role in ("receipt", "answer", "negative_receipt")]
+        return [
+            m for m in self.messages if m.role in ("receipt", "answer", "negative_receipt", "repeated_answer")
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +254,9 @@ def _where(f: FlowFilter) -> list[Any]:
         if f.route is not None:
             matching = matching.where(e.route == f.route.value)
         conditions.append(c.id.in_(matching))
+    if f.organisations is not None:
+        orgs = sorted(f.organisations)
+        conditions.append(or_(c.sender_gln.in_(orgs), c.receiver_gln.in_(orgs)))
     if f.overdue_at is not None:
         conditions.append(c.state == State.AWAITING_RECEIPTS.value)
         conditions.append(_alert_due(f.overdue_at))

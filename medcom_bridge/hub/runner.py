@@ -35,6 +35,7 @@ from medcom_bridge.hub.engine import (
     OUT_FORWARD,
     OUT_LETTER,
     OUT_NEGATIVE,
+    OUT_REPEAT,
     Cause,
     Engine,
     transition,
@@ -763,6 +764,7 @@ class Hub:
             OUT_FORWARD: Step.FORWARDED_UNCONVERTED,
             OUT_ANSWER: Step.RECEIPT_SENT,
             OUT_NEGATIVE: Step.NEGATIVE_RECEIPT_SENT,
+            OUT_REPEAT: Step.RECEIPT_SENT,
         }.get(role, Step.DELIVERED)
         tx.record(flow_id, now, step, note)
 

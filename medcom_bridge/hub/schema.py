@@ -62,6 +62,8 @@ payloads = Table(
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary),  # None: the bytes are in the blob store (hub.blobs), by sha256
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Set when retention removed the bytes (row data and blob); digest and size stay (hub.retention).
+    Column("pruned_at", DateTime(timezone=True)),
 )
 
 messages = Table(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from medcom_bridge.hub import stats
+from medcom_bridge.hub import retention, stats
 from medcom_bridge.hub.events import TraceEvent
 from medcom_bridge.hub.flow import State
 from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
@@ -24,11 +25,23 @@ from medcom_bridge.hub.queries import (
     Overview,
     Page,
     flow_detail,
+    flow_row,
     list_flows,
     overview,
     receipt_events,
 )
 from medcom_bridge.hub.store import Store, StoredMessage
+from medcom_bridge.security import audit as audit_log
+from medcom_bridge.security import tokens
+from medcom_bridge.security.principals import Principal
+
+
+class PayloadGone(LookupError):
+    """The message is known but its bytes were removed by retention (or are missing from the blob store)."""
+
+    def __init__(self, message: StoredMessage) -> None:
+        super().__init__(f"the payload of message {message.id} is gone (retention)")
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,11 @@ class HubService:
             f.id: receipt_outcome(State(f.state), f.receipt_expected, events.get(f.id, [])) for f in flows
         }
 
+    def flow_row(self, flow_id: str) -> FlowRow | None:
+        """A flow's indexed facts (state, parties, ids) without its messages and events."""
+        with self.store.transaction() as tx:
+            return flow_row(tx.conn, flow_id)
+
     def flow(self, flow_id: str) -> FlowDetail | None:
         with self.store.transaction() as tx:
             return flow_detail(tx, flow_id)
@@ -74,12 +92,40 @@ class HubService:
             return tx.events(flow_id)
 
     def message(self, flow_id: str, message_id: str) -> tuple[StoredMessage, bytes] | None:
-        """One stored message of a flow with its bytes (patient data: callers audit the read)."""
+        """One stored message of a flow with its bytes (patient data: callers audit the read); raises
+        PayloadGone when retention removed the bytes."""
         with self.store.transaction() as tx:
             message = next((m for m in tx.messages(flow_id) if m.id == message_id), None)
             if message is None:
                 return None
-            return message, tx.payload(message.payload_sha256)
+            try:
+                return message, tx.payload(message.payload_sha256)
+            except LookupError:
+                raise PayloadGone(message) from None
+
+    # -- access control and audit (issue 11) ------------------------------------------------------------------
+    def principal_for_token(self, token: str) -> Principal | None:
+        """Who an API token stands for; None for an unknown or revoked one."""
+        with self.store.transaction() as tx:
+            return tokens.authenticate(tx.conn, token)
+
+    def audit(self, entry: audit_log.Entry) -> None:
+        """Append one entry to the audit log (its own transaction: a denied or failed request is kept too)."""
+        with self.store.transaction() as tx:
+            audit_log.record(tx.conn, entry)
+
+    def read_audit(self, query: audit_log.Query, entry: audit_log.Entry) -> list[audit_log.Entry]:
+        """Search the audit log and record the search (`entry`) in the same transaction: no read unaudited."""
+        with self.store.transaction() as tx:
+            audit_log.record(tx.conn, entry)
+            return audit_log.search(tx.conn, query)
+
+    def prune(
+        self, now: datetime, age: retention.Age = retention.DEFAULT, *, spool_root: Path | None = None
+    ) -> retention.Pruned:
+        """Retention: remove payload bytes (and quarantined originals in `spool_root`) past `age`
+        (hub.retention); keys, events and statistics stay."""
+        return retention.prune(self.store, now, age, spool_root=spool_root)
 
     def monthly(self, month: str | None) -> Monthly:
         with self.store.transaction() as tx:

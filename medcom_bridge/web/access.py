@@ -57,6 +57,10 @@ def _walk(routes: list[BaseRoute], prefix: str) -> Iterator[RouteKey]:
                 yield from _walk(inner, prefix + route.path)
             else:
                 yield "*", f"{prefix}{route.path}/{{path}}"
+        elif hasattr(route, "original_router"):  # FastAPI's include_router keeps the router, with its prefix
+            context = getattr(route, "include_context", None)
+            inner_prefix = prefix + str(getattr(context, "prefix", "") or "")
+            yield from _walk(list(route.original_router.routes), inner_prefix)
         else:  # websockets and other kinds: name them so that a rule must exist
             yield "*", prefix + str(getattr(route, "path", route))
 

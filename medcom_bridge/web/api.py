@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +18,11 @@ from medcom_bridge.hub.queries import (
     parse_filter,
     parse_month,
 )
-from medcom_bridge.hub.service import Monthly
+from medcom_bridge.hub.service import Monthly, PayloadGone
+from medcom_bridge.security.audit import Action, Outcome
+from medcom_bridge.security.principals import Principal, can_see_flow, visible_organisations
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS, Context
+from medcom_bridge.web.guard import caller
 from medcom_bridge.web.intake import (
     IntakeRefused,
     check_declared_length,
@@ -106,8 +110,28 @@ def detail_json(d: FlowDetail) -> dict[str, Any]:
     }
 
 
+Caller = Annotated[Principal, Depends(caller)]
+UNAUTHORISED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or unusable credentials (WWW-Authenticate: Bearer)"}
+}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "The caller's role may not do this"}}
+
+
 def api_router(ctx: Context) -> APIRouter:
-    router = APIRouter(tags=["hub"])
+    router = APIRouter(tags=["hub"], responses=UNAUTHORISED)
+
+    def visible(request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
+        """Whether `principal` may see the flow; a hidden one is audited as denied and answered 404 as if
+        it did not exist (an organisation must not learn that another's flow exists)."""
+        row = ctx.service.flow_row(flow_id)
+        if row is None:
+            return False
+        if can_see_flow(principal, row.sender_gln, row.receiver_gln):
+            return True
+        ctx.audit.write(
+            request, principal, action, outcome=Outcome.DENIED, object_type="flow", object_id=flow_id
+        )
+        return False
 
     @router.post(
         "/envelopes",
@@ -119,6 +143,7 @@ def api_router(ctx: Context) -> APIRouter:
             400: {
                 "description": "Not usable as intake (empty, not XML, sender mailbox unknown or malformed)"
             },
+            403: {"description": "An organisation may post only envelopes whose SenderID is one of its EANs"},
             413: {"description": "Body too large (refused while it is read)"},
             422: {"description": "Taken but rejected or quarantined; the reason and flow id are given"},
             503: {
@@ -128,6 +153,7 @@ def api_router(ctx: Context) -> APIRouter:
     )
     async def post_envelope(
         request: Request,
+        principal: Caller,
         mailbox: Annotated[
             str | None,
             Query(description="Sender location number (13-digit GLN); default: the envelope's SenderID"),
@@ -141,17 +167,39 @@ def api_router(ctx: Context) -> APIRouter:
             body = await receive_body(request.stream(), ctx.max_body)
         except IntakeRefused as exc:
             return problem(exc.status, exc.rule, exc.message)
+        senders = visible_organisations(principal)
         try:
             with body:
-                result = await run_in_threadpool(take_envelope, ctx.hub, ctx.lock, body, mailbox=mailbox)
+                result = await run_in_threadpool(
+                    take_envelope, ctx.hub, ctx.lock, body, mailbox=mailbox, senders=senders
+                )
         except IntakeRefused as exc:
+            if exc.status == 403:
+                ctx.audit.write(
+                    request,
+                    principal,
+                    Action.ENVELOPE_POST,
+                    outcome=Outcome.DENIED,
+                    details={"rule": exc.rule},
+                )
             return problem(exc.status, exc.rule, exc.message)
+        ctx.audit.write(
+            request,
+            principal,
+            Action.ENVELOPE_POST,
+            outcome=Outcome.FAILED if result.refused else Outcome.SUCCESS,
+            object_type="flow",
+            object_id=result.flow_id,
+            details={"outcome": result.outcome, "mailbox": mailbox},
+        )
         if ctx.wake is not None:
             ctx.wake.set()
         return JSONResponse(result.to_json(), status_code=422 if result.refused else 202)
 
     @router.get("/flows", summary="Search flows by indexed facts, newest first, paged by cursor")
     def get_flows(
+        request: Request,
+        principal: Caller,
         state: str | None = None,
         sender_gln: str | None = None,
         receiver_gln: str | None = None,
@@ -193,9 +241,12 @@ def api_router(ctx: Context) -> APIRouter:
         }
         try:
             f = parse_filter(args, ctx.clock.now())
+            criteria = {**f.query_args(), "limit": limit, "cursor": cursor}
+            f = dataclasses.replace(f, organisations=visible_organisations(principal))
             page = ctx.service.flows(f, limit=limit, cursor=cursor)
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
+        ctx.audit.write(request, principal, Action.FLOW_LIST, details={**criteria, "found": len(page.flows)})
         return {
             "flows": [row.to_json() for row in page.flows],
             "next_cursor": page.next_cursor,
@@ -203,10 +254,11 @@ def api_router(ctx: Context) -> APIRouter:
         }
 
     @router.get("/flows/{flow_id}", summary="One flow: state, parties, ids, where it is or where it failed")
-    def get_flow(flow_id: str) -> Any:
-        detail = ctx.service.flow(flow_id)
+    def get_flow(request: Request, principal: Caller, flow_id: str) -> Any:
+        detail = ctx.service.flow(flow_id) if visible(request, principal, flow_id, Action.FLOW_READ) else None
         if detail is None:
             return problem(404, "flow-unknown", f"no flow {flow_id!r}")
+        ctx.audit.write(request, principal, Action.FLOW_READ, object_type="flow", object_id=flow_id)
         return detail_json(detail)
 
     @router.get(
@@ -214,12 +266,24 @@ def api_router(ctx: Context) -> APIRouter:
         summary="Track & trace: the flow's delivery-status events (format=auditevent: a FHIR Bundle)",
     )
     def get_events(
+        request: Request,
+        principal: Caller,
         flow_id: str,
         format: Annotated[str, Query(pattern="^(json|auditevent)$")] = "json",
     ) -> Any:
-        events = ctx.service.events(flow_id)
+        events = (
+            ctx.service.events(flow_id) if visible(request, principal, flow_id, Action.EVENTS_READ) else None
+        )
         if events is None:
             return problem(404, "flow-unknown", f"no flow {flow_id!r}")
+        ctx.audit.write(
+            request,
+            principal,
+            Action.EVENTS_READ,
+            object_type="flow",
+            object_id=flow_id,
+            details={"format": format},
+        )
         if format == "auditevent":
             return JSONResponse(
                 {
@@ -236,11 +300,33 @@ def api_router(ctx: Context) -> APIRouter:
         "/flows/{flow_id}/messages/{message_id}",
         summary="Download one stored message exactly as received or delivered (contains patient data)",
         response_class=Response,
+        responses={
+            200: {"content": {"application/xml": {"schema": {"type": "string"}}}},
+            404: {"description": "No such flow or message (or not the caller's)"},
+            410: {"description": "The message is known but its payload was removed by retention"},
+        },
     )
-    def get_message(flow_id: str, message_id: str) -> Response:
-        found = ctx.service.message(flow_id, message_id)
+    def get_message(request: Request, principal: Caller, flow_id: str, message_id: str) -> Response:
+        try:
+            found = (
+                ctx.service.message(flow_id, message_id)
+                if visible(request, principal, flow_id, Action.MESSAGE_DOWNLOAD)
+                else None
+            )
+        except PayloadGone:
+            return problem(
+                410, "payload-pruned", f"message {message_id!r} is past retention: its bytes are gone"
+            )
         if found is None:
             return problem(404, "message-unknown", f"flow {flow_id!r} has no message {message_id!r}")
+        ctx.audit.write(
+            request,
+            principal,
+            Action.MESSAGE_DOWNLOAD,
+            object_type="message",
+            object_id=message_id,
+            details={"flow": flow_id},
+        )
         message, data = found
         name = f"{message.direction}-{message.role}-{message.id}.xml"
         return Response(
@@ -249,7 +335,7 @@ def api_router(ctx: Context) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
 
-    @router.get("/stats/monthly", summary="Monthly statistics from the event log")
+    @router.get("/stats/monthly", summary="Monthly statistics from the event log", responses=FORBIDDEN)
     def get_stats(
         month: Annotated[str | None, Query(description="YYYY-MM; all months when absent")] = None,
     ) -> Any:

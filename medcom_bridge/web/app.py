@@ -16,17 +16,25 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medcom_bridge.hub.clock import Clock, SystemClock
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.service import HubService
 from medcom_bridge.hub.spool import Spool
 from medcom_bridge.hub.store import Store, StoreUnavailable
+from medcom_bridge.security.oidc import OidcVerifier
+from medcom_bridge.web.auth import UNAUTHORISED_HEADERS, Authenticator
+from medcom_bridge.web.docs_offline import docs_csp_overrides, mount_offline_docs
+from medcom_bridge.web.guard import Audit, EndedSessions, Gate
+from medcom_bridge.web.hardening import CsrfMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
 from medcom_bridge.web.intake import MAX_BODY
+from medcom_bridge.web.sessions import SessionCodec
+from medcom_bridge.web.settings import WebSecurity
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,11 @@ class Context:
     store: Store
     service: HubService
     clock: Clock
+    security: WebSecurity
+    auth: Authenticator
+    sessions: SessionCodec
+    ended: EndedSessions
+    audit: Audit
     hub: Hub | None = None
     spool: Spool | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -67,17 +80,38 @@ def create_app(
     loop: LoopStatus | None = None,
     wake: threading.Event | None = None,
     max_body: int = MAX_BODY,
+    security: WebSecurity | None = None,
 ) -> FastAPI:
+    """The app behind its gate: every route but /health needs credentials (`web.guard.RULES`); security
+    headers, trusted hosts and CSRF refusal wrap it (`web.hardening`). `security` defaults to a hub bound to
+    127.0.0.1 without TLS or OIDC and with a session secret of this process."""
     from medcom_bridge.web.api import api_router
+    from medcom_bridge.web.audit_api import audit_router
+    from medcom_bridge.web.login import login_router
     from medcom_bridge.web.pages import pages_router
 
     hub = hub_or_store if isinstance(hub_or_store, Hub) else None
     store = hub.store if hub is not None else hub_or_store
     assert isinstance(store, Store)
+    security = security or WebSecurity()
+    service = HubService(store)
+    clock = clock or (hub.clock if hub is not None else SystemClock())
+    ended = EndedSessions(SESSION_MAX_AGE)
+    sessions = SessionCodec(security.secret, max_age=SESSION_MAX_AGE, is_revoked=ended.__contains__)
+    auth = Authenticator(
+        lookup_token=service.principal_for_token,
+        oidc=OidcVerifier(security.oidc) if security.oidc is not None else None,
+        sessions=sessions,
+    )
     ctx = Context(
         store=store,
-        service=HubService(store),
-        clock=clock or (hub.clock if hub is not None else SystemClock()),
+        service=service,
+        clock=clock,
+        security=security,
+        auth=auth,
+        sessions=sessions,
+        ended=ended,
+        audit=Audit(service, clock),
         hub=hub,
         spool=hub.spool if hub is not None else None,
         lock=lock or threading.Lock(),
@@ -86,21 +120,62 @@ def create_app(
         max_body=max_body,
     )
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(Gate(auth))],
         title="medcom-bridge hub",
         version="0.1.0",
         description=(
             "The conversion hub's API: VANSEnvelope intake, track & trace per flow (EHMI delivery-status "
             "shaped, exportable as AuditEvent), flow search and monthly statistics. Ids only: no CPR "
-            "numbers or letter text in any list."
+            "numbers or letter text in any list. Every route but /health needs `Authorization: Bearer` with "
+            "an API token (`medcom-bridge token create`) or the hospital's OpenID Connect access token."
         ),
     )
     app.state.ctx = ctx
     for unavailable in (OperationalError, InterfaceError, PoolTimeout, StoreUnavailable):
         app.add_exception_handler(unavailable, store_unavailable)
     app.add_exception_handler(DBAPIError, store_failed)
+    app.add_exception_handler(StarletteHTTPException, http_refusal)
     app.include_router(api_router(ctx))
+    app.include_router(audit_router(ctx))
+    app.include_router(login_router(ctx))
     app.include_router(pages_router(ctx))
+    mount_offline_docs(app)  # behind the gate like every route (RULES)
+    app.add_middleware(CsrfMiddleware, secret=security.secret, session_cookie=sessions.cookie, secure=True)
+    app.add_middleware(SecurityHeadersMiddleware, tls=security.tls, csp_overrides=docs_csp_overrides())
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=security.allowed_hosts)
     return app
+
+
+SESSION_MAX_AGE = 8 * 3600
+PAGE_PREFIXES = ("/ui", "/docs", "/redoc", "/login")
+
+
+def is_page(path: str) -> bool:
+    """A path a person opens in a browser (answered with HTML), as opposed to the JSON API."""
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+async def http_refusal(request: Request, exc: Exception) -> Response:
+    """401/403/404 and friends as the API's JSON problem, or for a page without credentials the login form
+    (still 401, with WWW-Authenticate: the status says what happened, the page what to do)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 401 and is_page(request.url.path):
+        from medcom_bridge.web.login import login_page
+
+        return login_page(request, status=401, headers=UNAUTHORISED_HEADERS)
+    if exc.status_code == 403 and is_page(request.url.path):
+        from medcom_bridge.web.pages import error_page
+
+        return error_page(request, 403, "Not allowed", str(exc.detail))
+    rule = {401: "unauthorised", 403: "forbidden", 404: "not-found", 405: "method-not-allowed"}.get(
+        exc.status_code, "http-error"
+    )
+    return JSONResponse(
+        {"error": rule, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 def store_unavailable(request: Request, exc: Exception) -> JSONResponse:

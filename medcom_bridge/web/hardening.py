@@ -215,7 +215,9 @@ class CsrfMiddleware:
         if scope["method"] in UNSAFE_METHODS:
             refusal = self._cross_site(scope, headers)
             needs_token = self.session_cookie in cookies or scope.get("path") in self.login_paths
-            if refusal is None and needs_token and _content_type(headers) in SIMPLE_CONTENT_TYPES:
+            # No content type at all is what a body-less cross-site fetch sends without a preflight: simple too.
+            simple = _content_type(headers) in SIMPLE_CONTENT_TYPES or not _content_type(headers)
+            if refusal is None and needs_token and simple:
                 presented = headers.get(CSRF_HEADER, "")
                 if not presented and _content_type(headers) == "application/x-www-form-urlencoded":
                     presented, receive = await _form_field(receive, CSRF_FIELD)
@@ -243,6 +245,10 @@ class CsrfMiddleware:
         site = headers.get("sec-fetch-site")
         if site in ("cross-site", "same-site"):
             return "a request from another site"
+        if site == "same-origin":
+            # The browser says so (no page can set Sec-Fetch-*); its Origin may be "null" under our
+            # `Referrer-Policy: no-referrer`, so it is not asked as well.
+            return None
         origin = headers.get("origin")
         if origin is None:
             return None  # not a browser, or an old one: the token rule still applies to cookie sessions

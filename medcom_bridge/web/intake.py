@@ -193,15 +193,23 @@ def sender_mailbox(peek: _Peek, mailbox: str | None) -> str:
 
 
 def take_envelope(
-    hub: Hub, lock: threading.Lock, body: Body | bytes, *, mailbox: str | None = None
+    hub: Hub,
+    lock: threading.Lock,
+    body: Body | bytes,
+    *,
+    mailbox: str | None = None,
+    senders: frozenset[str] | None = None,
 ) -> IntakeResult:
-    """Store `body` as intake from `mailbox` (or the envelope's sender) and say what became of it."""
+    """Store `body` as intake from `mailbox` (or the envelope's sender) and say what became of it.
+    `senders` (an organisation's EANs; None: anyone) limits the mailbox and the envelope's SenderID."""
     if isinstance(body, bytes):
         with Body.of(body) as received:
-            return take_envelope(hub, lock, received, mailbox=mailbox)
+            return take_envelope(hub, lock, received, mailbox=mailbox, senders=senders)
     mailbox = check_mailbox(mailbox)
     peek = _peek_body(body)
     ean = sender_mailbox(peek, mailbox)
+    if senders is not None:
+        check_sender(senders, ean, peek.sender)
     # The hub keys intake by content + the envelope id its identifier read, or + nothing when it could not
     # read one; the header peek gives the same id without running the (costly) identification twice.
     with lock:
@@ -223,6 +231,18 @@ def take_envelope(
         failed.reason if failed is not None and outcome != "accepted" else None,
         failed.failure.value if failed is not None and failed.failure and outcome != "accepted" else None,
     )
+
+
+def check_sender(senders: frozenset[str], mailbox: str, sender_id: str | None) -> None:
+    """An organisation posts from its own mailbox, as its own SenderID (issue 11): 403 otherwise."""
+    for what, value in (("mailbox", mailbox), ("SenderID", sender_id)):
+        if value is not None and value not in senders:
+            raise IntakeRefused(
+                403,
+                "http-sender-forbidden",
+                f"the envelope's {what} {value} is not one of your location numbers "
+                f"({', '.join(sorted(senders))}); post only envelopes you send",
+            )
 
 
 def _peek_body(body: Body) -> _Peek:

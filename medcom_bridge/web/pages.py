@@ -7,11 +7,12 @@ and parties only; a message's content is one explicit click away (download, or t
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lxml.etree import LxmlError
@@ -28,7 +29,12 @@ from medcom_bridge.hub.queries import (
     parse_filter,
     parse_month,
 )
+from medcom_bridge.hub.service import PayloadGone
+from medcom_bridge.security.audit import Action, Outcome
+from medcom_bridge.security.principals import Principal, can_see_flow, sees_all_flows, visible_organisations
 from medcom_bridge.web.app import Context
+from medcom_bridge.web.guard import caller
+from medcom_bridge.web.hardening import csrf_field
 from medcom_bridge.xmlsafe import XmlError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -65,32 +71,57 @@ _env.globals.update(
 )
 
 
-def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(**values)
-    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
+def page(
+    request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any
+) -> HTMLResponse:
+    """A page for the signed-in user (`user` in the templates; None on the login page), with the CSRF field
+    its POST forms carry."""
+    user: Principal | None = getattr(request.state, "principal", None)
+    html = _env.get_template(name).render(
+        user=user,
+        operations=user is not None and sees_all_flows(user),
+        csrf=csrf_field(request),
+        **values,
+    )
+    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP, **(headers or {})})
 
 
-def error_page(status: int, title: str, message: str) -> HTMLResponse:
-    return page("error.html", status, title=title, message=message)
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return page(request, "error.html", status, title=title, message=message)
+
+
+Caller = Annotated[Principal, Depends(caller)]
 
 
 def pages_router(ctx: Context) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
+    def visible(request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
+        row = ctx.service.flow_row(flow_id)
+        if row is None:
+            return False
+        if can_see_flow(principal, row.sender_gln, row.receiver_gln):
+            return True
+        ctx.audit.write(
+            request, principal, action, outcome=Outcome.DENIED, object_type="flow", object_id=flow_id
+        )
+        return False
+
     @router.get("/")
-    def root() -> Response:
-        return RedirectResponse("/ui", status_code=307)
+    def root(principal: Caller) -> Response:
+        return RedirectResponse("/ui" if sees_all_flows(principal) else "/ui/flows", status_code=303)
 
     @router.get("/ui")
-    def overview_page(month: str | None = None) -> HTMLResponse:
+    def overview_page(request: Request, month: str | None = None) -> HTMLResponse:
         now = ctx.clock.now()
         try:
             chosen = parse_month(month) if month else None
         except BadFilter as exc:
-            return error_page(400, "Bad month", str(exc))
+            return error_page(request, 400, "Bad month", str(exc))
         view = ctx.service.overview(now, month=chosen)
         quarantined = ctx.spool.quarantined() if ctx.spool is not None else []
         return page(
+            request,
             "overview.html",
             view=view,
             quarantined=[(path.name, _reason_line(reason)) for path, reason in quarantined],
@@ -100,18 +131,23 @@ def pages_router(ctx: Context) -> APIRouter:
         )
 
     @router.get("/ui/flows")
-    def flows_page(request: Request) -> HTMLResponse:
+    def flows_page(request: Request, principal: Caller) -> HTMLResponse:
         args = dict(request.query_params)
         cursor = args.pop("cursor", None) or None
         limit_text = args.pop("limit", "") or str(DEFAULT_PAGE)
         try:
             limit = int(limit_text)
             f = parse_filter(dict(args), ctx.clock.now(), default_month=True)
+            query = f.query_args()
+            f = dataclasses.replace(f, organisations=visible_organisations(principal))
             result = ctx.service.flows(f, limit=limit, cursor=cursor)
         except ValueError as exc:  # BadFilter is a ValueError, as is a non-numeric limit
-            return error_page(400, "Bad filter", str(exc))
-        query = f.query_args()
+            return error_page(request, 400, "Bad filter", str(exc))
+        ctx.audit.write(
+            request, principal, Action.FLOW_LIST, details={**query, "found": len(result.flows), "page": True}
+        )
         return page(
+            request,
             "flows.html",
             flows=result.flows,
             f=f,
@@ -124,31 +160,59 @@ def pages_router(ctx: Context) -> APIRouter:
         )
 
     @router.get("/ui/flows/{flow_id}")
-    def flow_page(flow_id: str) -> HTMLResponse:
-        detail = ctx.service.flow(flow_id)
+    def flow_page(request: Request, principal: Caller, flow_id: str) -> HTMLResponse:
+        detail = ctx.service.flow(flow_id) if visible(request, principal, flow_id, Action.FLOW_READ) else None
         if detail is None:
-            return error_page(404, "Unknown flow", f"There is no flow {flow_id!r}.")
-        return page("flow.html", d=detail)
+            return error_page(request, 404, "Unknown flow", f"There is no flow {flow_id!r}.")
+        ctx.audit.write(
+            request,
+            principal,
+            Action.FLOW_READ,
+            object_type="flow",
+            object_id=flow_id,
+            details={"page": True},
+        )
+        return page(request, "flow.html", d=detail)
 
     @router.get("/ui/flows/{flow_id}/messages/{message_id}/render")
-    def render_page(flow_id: str, message_id: str) -> HTMLResponse:
-        found = ctx.service.message(flow_id, message_id)
+    def render_page(request: Request, principal: Caller, flow_id: str, message_id: str) -> HTMLResponse:
+        try:
+            found = (
+                ctx.service.message(flow_id, message_id)
+                if visible(request, principal, flow_id, Action.MESSAGE_RENDER)
+                else None
+            )
+        except PayloadGone:
+            return error_page(
+                request, 410, "Message past retention", f"The bytes of {message_id!r} are gone."
+            )
         if found is None:
-            return error_page(404, "Unknown message", f"Flow {flow_id!r} has no message {message_id!r}.")
+            return error_page(
+                request, 404, "Unknown message", f"Flow {flow_id!r} has no message {message_id!r}."
+            )
+        ctx.audit.write(
+            request,
+            principal,
+            Action.MESSAGE_RENDER,
+            object_type="message",
+            object_id=message_id,
+            details={"flow": flow_id},
+        )
         try:
             html = render_document(found[1])
         except (NotRenderable, UnknownKind, XmlError, LxmlError, ValueError) as exc:
-            return error_page(422, "Cannot render this message", str(exc))
+            return error_page(request, 422, "Cannot render this message", str(exc))
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
     @router.get("/ui/stats")
-    def stats_page(month: str | None = None) -> HTMLResponse:
+    def stats_page(request: Request, month: str | None = None) -> HTMLResponse:
         try:
             chosen = parse_month(month) if month else ctx.clock.now().strftime("%Y-%m")
         except BadFilter as exc:
-            return error_page(400, "Bad month", str(exc))
+            return error_page(request, 400, "Bad month", str(exc))
         monthly = ctx.service.monthly(chosen)
         return page(
+            request,
             "stats.html",
             month=chosen,
             negative=monthly.negative_receipts,

@@ -12,26 +12,54 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
+from medcom_bridge.hub import retention
 from medcom_bridge.hub.runner import Hub
+from medcom_bridge.privacy import ScrubLogFilter, scrub
 from medcom_bridge.web.app import LoopStatus, create_app
 from medcom_bridge.web.intake import MAX_BODY
+from medcom_bridge.web.settings import WebSecurity
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 """How often the loop looks at the spool and the timers; timers have minute granularity, files want speed."""
+PRUNE_EVERY = timedelta(days=1)
+"""Retention runs inside `serve` once a day (and once at start)."""
+
+
+def scrubbed_logging(level: int, format: str) -> None:
+    """Configure the root logger with CPR numbers masked in every record, whoever logs it (issue 11)."""
+    logging.basicConfig(level=level, format=format)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, ScrubLogFilter) for f in handler.filters):
+            handler.addFilter(ScrubLogFilter())
+
+
+class ScrubArgsFilter(logging.Filter):
+    """CPR numbers masked in a record's message and each of its arguments, keeping their shape: uvicorn's
+    access formatter reads its arguments one by one (`ScrubLogFilter` formats the whole line instead)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 class HubLoop:
-    def __init__(self, hub: Hub, *, tick: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, hub: Hub, *, tick: float = TICK_SECONDS, retention_age: retention.Age | None = retention.DEFAULT
+    ) -> None:
         self.hub = hub
         self.tick = tick
+        self.retention_age = retention_age
+        self.next_prune: datetime | None = None
         self.lock = threading.Lock()
         self.status = LoopStatus()
         self.stop = threading.Event()
@@ -49,7 +77,27 @@ class HubLoop:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def prune_if_due(self) -> None:
+        """The daily retention run (under the lock: no intake or hub step runs meanwhile)."""
+        now = self.hub.clock.now()
+        if self.retention_age is None or (self.next_prune is not None and now < self.next_prune):
+            return
+        self.next_prune = now + PRUNE_EVERY
+        with self.lock:
+            done = retention.prune(self.hub.store, now, self.retention_age, spool_root=self.hub.spool.root)
+        log.info(
+            "retention (%s): %d payloads (%d bytes) and %d quarantined files removed",
+            self.retention_age,
+            done.payloads,
+            done.bytes,
+            done.quarantined,
+        )
+
     def run_once(self) -> None:
+        try:
+            self.prune_if_due()
+        except Exception:  # retention must not stop the hub; it is tried again tomorrow
+            log.exception("retention run failed")
         with self.lock:
             summary = self.hub.run_once()
         self.status.runs += 1
@@ -87,11 +135,31 @@ def serve(
     port: int = 8000,
     tick: float = TICK_SECONDS,
     max_body: int = MAX_BODY,
+    security: WebSecurity | None = None,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> int:
-    """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code."""
-    loop = HubLoop(hub, tick=tick)
-    app = create_app(hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
+    """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code. With `certfile` (and
+    `keyfile`) the server speaks TLS only, and `security.tls` turns HSTS on."""
+    security = security or WebSecurity()
+    loop = HubLoop(hub, tick=tick, retention_age=security.retention)
+    app = create_app(
+        hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body, security=security
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        lifespan="off",
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers (an access line
+        for log_handler in logging.getLogger(name).handlers:  # quotes the query string) mask CPR numbers too
+            log_handler.addFilter(ScrubArgsFilter())
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # uvicorn re-raises the signal that stopped it once it is done; this handler makes that a clean exit.
@@ -125,15 +193,36 @@ def serve_command(
     echo: Callable[..., None],
     *,
     max_body: int | None = None,
+    config: Path | None = None,
+    allowed_hosts: list[str] | None = None,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> int:
-    """The CLI's `serve`: 2 for an unusable register or database URL, 1 if the hub or server failed."""
+    """The CLI's `serve`: 2 for an unusable register, database URL, settings file or TLS files, 1 if the hub
+    or server failed."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from medcom_bridge.hub.clock import SystemClock
     from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.shell.register import RegisterLoadError
+    from medcom_bridge.web.settings import SettingsError, load
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    scrubbed_logging(logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (certfile is None) != (keyfile is None):
+        echo(
+            "--certfile and --keyfile go together (the server's certificate chain and its private key)",
+            err=True,
+        )
+        return 2
+    for tls_file in (certfile, keyfile):
+        if tls_file is not None and not tls_file.is_file():
+            echo(f"{tls_file}: no such file", err=True)
+            return 2
+    try:
+        security = load(config, bind_host=host, extra_hosts=allowed_hosts or (), tls=certfile is not None)
+    except SettingsError as exc:
+        echo(f"--config: {exc}", err=True)
+        return 2
     try:
         hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True)
     except HubBusy as exc:
@@ -151,5 +240,22 @@ def serve_command(
     except OSError as exc:
         echo(f"{spool}: cannot use the spool folder: {exc.strerror or exc}", err=True)
         return 2
-    echo(f"medcom-bridge hub: spool {spool}, pages http://{host}:{port}/ui, API http://{host}:{port}/docs")
-    return serve(hub, host=host, port=port, max_body=max_body or MAX_BODY)
+    scheme = "https" if certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    echo(
+        f"medcom-bridge hub: spool {spool}, pages {scheme}://{shown}:{port}/ui, API {scheme}://{shown}:{port}/docs"
+    )
+    if host not in ("127.0.0.1", "localhost", "::1") and certfile is None:
+        echo(
+            f"warning: listening on {host} without TLS; give --certfile/--keyfile on a shared network",
+            err=True,
+        )
+    return serve(
+        hub,
+        host=host,
+        port=port,
+        max_body=max_body or MAX_BODY,
+        security=security,
+        certfile=certfile,
+        keyfile=keyfile,
+    )

@@ -124,3 +124,14 @@ def test_envelope_id_reused_for_another_letter_is_rejected(world: World) -> None
     body = oioxml_of(negative).body
     assert isinstance(body, NegativeVansReceipt)
     assert body.original_emessage.original_letter[0].original_letter_identifier == other.xdis_letter
+
+
+def test_each_duplicate_gets_the_first_answer_once_not_every_repeat_so_far(world: World) -> None:
+    """A repeated answer is not itself repeated: five resends get five answers, not 1 + 2 + 4 + 8 + 16."""
+    sent, _ = completed_flow(world)  # reads the first answer
+    answers_per_resend = []
+    for _ in range(5):
+        resend(world, sent, same_envelope=False)
+        world.run()
+        answers_per_resend.append(kinds(world.inbox(FHIR)))  # what arrived since the last look
+    assert answers_per_resend == [["acknowledgement"]] * 5

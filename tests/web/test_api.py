@@ -14,8 +14,7 @@ from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.events import EDS_PROFILE_BASIC
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.spool import QUARANTINE
-from medcom_bridge.web import create_app
-from tests.web.conftest import FHIR_SENDER, OIOXML_RECEIVER, UNKNOWN_RECEIVER, envelope, letter
+from tests.web.conftest import FHIR_SENDER, OIOXML_RECEIVER, UNKNOWN_RECEIVER, admin_client, envelope, letter
 
 
 def post(client: TestClient, body: bytes, **params: str) -> tuple[int, dict[str, Any]]:
@@ -133,7 +132,7 @@ def test_a_bad_mailbox_is_refused_naming_the_parameter_before_anything_is_stored
 
 
 def test_an_oversized_body_is_refused(hub: Hub) -> None:
-    client = TestClient(create_app(hub, max_body=100))
+    client = admin_client(hub, max_body=100)
     status, body = post(client, envelope())
     assert (status, body["error"]) == (413, "http-too-large")
     assert "the limit is 100" in body["message"]
@@ -149,7 +148,7 @@ def test_an_unroutable_letter_is_rejected_at_the_register(client: TestClient, hu
 
 
 def test_a_store_only_app_reads_but_does_not_take(hub: Hub) -> None:
-    client = TestClient(create_app(hub.store))
+    client = admin_client(hub.store)
     status, body = post(client, envelope())
     assert (status, body["error"]) == (503, "http-no-hub")
     assert client.get("/flows").status_code == 200

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.runner import Hub
@@ -26,8 +25,10 @@ from medcom_bridge.hub.store import Store, make_engine
 from medcom_bridge.web import create_app
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS
 from medcom_bridge.web.intake import MAX_BODY, IntakeRefused, receive_body
-from tests.web.conftest import EDI, FHIR_SENDER, SOR, envelope
-from tests.web.test_serve import REPO, free_port, wait_for
+from tests.web.conftest import EDI, FHIR_SENDER, SOR, admin_client, api_client, envelope
+from tests.web.test_serve import REPO, cli_token, free_port, wait_for
+
+SOME_TOKEN = "mcb_" + "x" * 43  # well-formed: looking it up needs the database
 
 
 # -- receiving a body ------------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_the_default_limit_takes_medcoms_100_mb_letter_in_an_envelope() -> None:
 
 
 def test_a_chunked_body_without_a_length_is_refused_by_the_limit(hub: Hub) -> None:
-    client = TestClient(create_app(hub, max_body=5000))
+    client = admin_client(hub, max_body=5000)
     data = envelope()
     response = client.post(
         "/envelopes",
@@ -75,7 +76,7 @@ def test_a_chunked_body_without_a_length_is_refused_by_the_limit(hub: Hub) -> No
     assert response.status_code == 413 and response.json()["error"] == "http-too-large"
     assert not list(hub.spool.root.glob("*/out/*"))
     # and a body within the limit, chunked all the same, is taken
-    response = TestClient(create_app(hub)).post("/envelopes", content=iter([data[:100], data[100:]]))
+    response = admin_client(hub).post("/envelopes", content=iter([data[:100], data[100:]]))
     assert response.status_code == 202, response.text
 
 
@@ -87,11 +88,12 @@ def vm_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for {pid}")
 
 
-def chunked_upload(port: int, total: int, piece: int) -> tuple[int, bytes]:
+def chunked_upload(port: int, token: str, total: int, piece: int) -> tuple[int, bytes]:
     """Send a chunked POST of `total` bytes (stopping when the server answers); bytes sent and the answer."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(
         f"POST /envelopes?mailbox={FHIR_SENDER} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\n"
         "Content-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
     )
     chunk = f"{piece:x}\r\n".encode() + b"<" * piece + b"\r\n"
@@ -134,11 +136,12 @@ def test_a_gigabyte_upload_is_refused_after_the_limit_without_the_server_growing
     port = free_port()
     command = [sys.executable, "-m", "medcom_bridge", "serve", "--spool", str(tmp_path / "spool")]
     command += ["--sor", str(SOR), "--edi", str(edi), "--port", str(port), "--max-body", str(limit)]
+    token = cli_token(tmp_path / "spool")
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").json()["loop"]["running"])
         before = vm_kib(process.pid, "VmRSS")
-        sent, answer = chunked_upload(port, total=1 << 30, piece=256 * 1024)
+        sent, answer = chunked_upload(port, token, total=1 << 30, piece=256 * 1024)
         peak = vm_kib(process.pid, "VmHWM")
         assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
         assert b'"error":"http-too-large"' in answer and b"application/json" in answer
@@ -198,12 +201,12 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_every_route_answers_503_json_while_the_database_is_down(dead_store: Store, route: str) -> None:
-    client = TestClient(create_app(dead_store), raise_server_exceptions=False)
+    client = api_client(create_app(dead_store), SOME_TOKEN, raise_server_exceptions=False)
     assert_unavailable(client.get(route))
 
 
 def test_health_says_unavailable_with_retry_after(dead_store: Store) -> None:
-    response = TestClient(create_app(dead_store)).get("/health")
+    response = api_client(create_app(dead_store), None).get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
     assert response.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
@@ -221,7 +224,7 @@ def test_a_post_while_the_database_is_down_is_503_and_stores_nothing(
         converter=parts.converter,
         answers=parts.answers,
     )
-    client = TestClient(create_app(hub), raise_server_exceptions=False)
+    client = api_client(create_app(hub), SOME_TOKEN, raise_server_exceptions=False)
     response = client.post("/envelopes", content=envelope(), headers={"content-type": "application/xml"})
     assert_unavailable(response)
     assert not list((tmp_path / "spool").glob("*/out/*"))  # not taken: the client posts again later
