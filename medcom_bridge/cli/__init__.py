@@ -185,8 +185,10 @@ def serve(
 from medcom_bridge.cli.hub import demo as _hub_demo  # noqa: E402
 from medcom_bridge.cli.hub import flow_app as _hub_flow_app  # noqa: E402
 from medcom_bridge.cli.hub import process as _hub_process  # noqa: E402
+from medcom_bridge.cli.hub import worker as _hub_worker  # noqa: E402
 
 app.command("process")(_hub_process)
+app.command("worker")(_hub_worker)
 app.command("demo")(_hub_demo)
 app.add_typer(_hub_flow_app, name="flow")
 

@@ -19,6 +19,7 @@ import typer
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
 from medcom_bridge.hub.runner import Hub, Summary
+from medcom_bridge.hub.store import StoreUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INVALID_FLOW = 1  # `flow show`: no such flow
@@ -97,6 +98,86 @@ def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
     return total
 
 
+def intake_for_workers(hub: Hub, broker: str) -> Summary:
+    """`process --broker`: take every waiting file and fire due timers here (their effects and the work they
+    make commit together with its outbox rows), then publish that work for the workers. A broker that cannot
+    be reached is no failure: the work waits in the outbox for any worker's relay."""
+    from medcom_bridge.hub.worker import publish_outbox
+
+    summary = Summary()
+    try:
+        hub.fire_timers(summary)
+        for _ in range(MAX_ROUNDS):
+            waiting = hub.spool.waiting()
+            before = summary.taken + summary.quarantined + summary.already_taken
+            hub.take_all(waiting, summary)
+            if not waiting or summary.taken + summary.quarantined + summary.already_taken == before:
+                break
+    except StoreUnavailable as exc:
+        summary.errors.append(f"store unavailable: {exc}")
+        return summary
+    if publish_outbox(hub, broker) is None:
+        typer.echo("broker unreachable: the work waits in the outbox for a worker to publish it", err=True)
+    return summary
+
+
+def worker(
+    spool: Annotated[
+        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+    ],
+    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
+    db: Annotated[str, typer.Option("--db", help="Database URL (PostgreSQL for more than one process).")],
+    broker: Annotated[
+        str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")
+    ],
+    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    referral_hub: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+        ),
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Run at this fixed time (ISO 8601; tests and replays).")
+    ] = None,
+) -> None:
+    """Do the hub's steps from the broker until SIGTERM (finishes or hands back what it holds; exit 0)."""
+    from medcom_bridge.hub.wiring import HubBusy, build_hub
+    from medcom_bridge.hub.worker import Worker, stopping_on_signals
+    from medcom_bridge.shell.register import RegisterLoadError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # one line per socket event otherwise
+    if not broker.startswith(("amqp://", "amqps://")):
+        typer.echo("--broker: give amqp://USER:PASS@HOST:PORT/VHOST", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        clock = make_clock(now, None) if now else SystemClock()
+    except ValueError as exc:
+        typer.echo(f"--now: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        hub = build_hub(
+            spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, outbox=True
+        )
+    except RegisterLoadError as exc:
+        typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except HubBusy as exc:
+        typer.echo(f"hub: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:  # the store could not be opened: the hub itself failed
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    runner = Worker(hub, broker)
+    try:
+        with stopping_on_signals(runner):
+            code = runner.run()
+    finally:
+        hub.close()
+    raise typer.Exit(code)
+
+
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {
         "taken": summary.taken,
@@ -140,8 +221,16 @@ def process(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: hand conversions and deliveries to workers.",
+        ),
+    ] = None,
 ) -> None:
-    """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle."""
+    """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle. With --broker:
+    take the spool and fire timers here, and publish the resulting work for `medcom-bridge worker`."""
     from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.shell.register import RegisterLoadError
 
@@ -152,7 +241,16 @@ def process(
         raise typer.Exit(EXIT_USAGE) from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True)
+        hub = build_hub(
+            spool,
+            sor,
+            edi,
+            db,
+            clock,
+            referral_hubs=referral_hub or (),
+            exclusive=True,
+            outbox=broker is not None,
+        )
     except RegisterLoadError as exc:
         typer.echo(f"register: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -163,7 +261,7 @@ def process(
         typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     try:
-        summary = run_until_idle(hub)
+        summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
     except Exception as exc:  # a database or file-system failure: report it, never a traceback
         typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None

@@ -1,0 +1,243 @@
+"""`medcom-bridge worker` processes on one PostgreSQL database, one spool and one RabbitMQ, under faults
+(issue 10).
+
+The letters and receipts are those of `multiprocess.py` (N letters each way, then the receivers' receipts).
+In each phase `workers` workers run until every expected output is in the `in/` folders, while workers are
+SIGKILLed at random and restarted, the hub's PostgreSQL connections are terminated, and the broker goes away
+for a few seconds: either for our virtual host only (its connections closed and the user's permissions taken
+away, so nothing else on the broker notices: the CI version) or for everybody (`rabbitmqctl stop_app` /
+`start_app`: `bench/hub_broker.py --crash`). Then SIGTERM must stop every worker with exit 0, and every
+expected output is there exactly once, nothing is left in `out/`, nothing quarantined.
+
+Each run uses a virtual host of its own (`Rabbit`), deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from medcom_bridge import demo
+from medcom_bridge.fhir import codec as fhir_codec
+from tests.hub.e2e import FHIR, OIO, START, counter_ids, make_pair
+from tests.hub.multiprocess import REPO, Report, Scenario, check_outboxes, expect, in_folder
+
+RABBITMQCTL = shutil.which("rabbitmqctl")
+AMQP = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def rabbitmqctl(*args: str) -> str:
+    assert RABBITMQCTL is not None, "rabbitmqctl is not installed"
+    done = subprocess.run([RABBITMQCTL, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+class Rabbit:
+    """A virtual host of our own on the local RabbitMQ, for one test run."""
+
+    def __init__(self) -> None:
+        self.vhost = f"mcb-test-{uuid.uuid4().hex[:10]}"
+        rabbitmqctl("add_vhost", self.vhost)
+        self.allow()
+        self.url = f"{AMQP}/{self.vhost}"
+
+    def allow(self) -> None:
+        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+
+    def outage(self, seconds: float) -> None:
+        """The broker gone for our virtual host: connections closed, reconnects refused, then back."""
+        rabbitmqctl("clear_permissions", "-p", self.vhost, "guest")
+        rabbitmqctl("close_all_connections", "-p", self.vhost, "test: broker outage")
+        time.sleep(seconds)
+        self.allow()
+
+    @staticmethod
+    def restart(seconds: float) -> None:
+        """The whole broker stopped and started (every user of it notices)."""
+        rabbitmqctl("stop_app")
+        try:
+            time.sleep(seconds)
+        finally:
+            rabbitmqctl("start_app")
+
+    def close(self) -> None:
+        rabbitmqctl("delete_vhost", self.vhost)
+
+
+@dataclass
+class BrokerReport(Report):
+    outages: int = 0
+    sigterm_exit_codes: tuple[int, ...] = ()
+
+
+class BrokerScenario(Scenario):
+    def __init__(self, root: Path, rabbit: Rabbit, *, seed: int) -> None:
+        super().__init__(root, seed=seed)
+        self.rabbit = rabbit
+        self.logs = root / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    def start_worker(self, now: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "medcom_bridge", "worker", "--spool", str(self.spool)]
+        command += ["--sor", str(self.sor), "--edi", str(self.edi), "--db", self.url]
+        command += ["--broker", self.rabbit.url, "--now", now]
+        log = (self.logs / f"worker-{time.monotonic_ns()}.log").open("wb")
+        return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+    def work_phase(
+        self,
+        now: str,
+        report: BrokerReport,
+        *,
+        workers: int,
+        want: int,
+        kills: int,
+        connection_kills: int,
+        outages: int,
+        restart_broker: bool,
+        timeout: float = 600,
+    ) -> None:
+        """Run `workers` workers with faults until `want` files are in the in/ folders, then SIGTERM them."""
+        started = time.monotonic()
+        procs = [self.start_worker(now) for _ in range(workers)]
+        report.runs += workers
+        faults = ["kill"] * kills + ["connections"] * connection_kills + ["outage"] * outages
+        self.rng.shuffle(faults)
+        deadline = started + timeout
+        while delivered(self.spool) < want and time.monotonic() < deadline:
+            time.sleep(self.rng.uniform(0.1, 0.5))
+            if not faults or delivered(self.spool) == 0:
+                continue
+            fault = faults.pop()
+            if fault == "kill":
+                victim = self.rng.choice([p for p in procs if p.poll() is None])
+                victim.send_signal(signal.SIGKILL)
+                victim.wait()
+                report.kills += 1
+                procs.append(self.start_worker(now))
+                report.runs += 1
+            elif fault == "connections":
+                report.terminated_connections += self.kill_connections()
+                report.connection_kills += 1
+            elif restart_broker:
+                self.rabbit.restart(self.rng.uniform(2, 4))
+                report.outages += 1
+            else:
+                self.rabbit.outage(self.rng.uniform(1, 3))
+                report.outages += 1
+        time.sleep(1.0)  # anything repeated after the last expected file would show up now
+        codes = []
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                codes.append(p.wait(timeout=60))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes.append(p.wait())
+        report.sigterm_exit_codes += tuple(c for c in codes if c != -signal.SIGKILL)
+        report.seconds += time.monotonic() - started
+
+    def tail_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted(self.logs.iterdir())[-3:])
+
+
+def delivered(spool: Path) -> int:
+    return sum(1 for _ in spool.glob("*/in/*.xml"))
+
+
+def run(
+    root: Path,
+    rabbit: Rabbit,
+    *,
+    flows_each_way: int,
+    workers: int,
+    kills: int,
+    connection_kills: int,
+    outages: int,
+    seed: int,
+    restart_broker: bool = False,
+) -> BrokerReport:
+    scenario = BrokerScenario(root, rabbit, seed=seed)
+    report = BrokerReport(flows=2 * flows_each_way, workers=workers)
+    n = flows_each_way
+    faults = {"kills": kills, "connection_kills": connection_kills, "outages": outages}
+    try:
+        ids = counter_ids(f"br{seed}")
+        drops: list[tuple[str, str, bytes]] = []
+        letters_cc: set[str] = set()
+        for k in range(n):
+            cc = demo.carecommunication(FHIR, OIO, now=START, new_id=ids)
+            letters_cc.add(fhir_codec.parse(cc)[0]["entry"][0]["resource"]["id"])
+            drops.append((FHIR.ean, f"cc{k:05d}", demo.wrap(cc, FHIR.ean, OIO.ean, now=START, new_id=ids)))
+            pair = make_pair(k + 1, ids(), OIO, FHIR)
+            drops.append(
+                (OIO.ean, f"x{k:05d}", demo.wrap(pair.xdis91, OIO.ean, FHIR.ean, now=START, new_id=ids))
+            )
+            drops.append(
+                (OIO.ean, f"b{k:05d}", demo.wrap(pair.xbin01, OIO.ean, FHIR.ean, now=START, new_id=ids))
+            )
+        scenario.rng.shuffle(drops)
+        for ean, name, data in drops:
+            demo.drop(scenario.spool, ean, name, data)
+        # Phase 1: to OIOXML an XDIS91 + XBIN01 per CareCommunication, to FHIR a CareCommunication per pair.
+        scenario.work_phase(
+            "2026-03-02T09:00:00Z",
+            report,
+            workers=workers,
+            want=3 * n,
+            restart_broker=restart_broker,
+            **faults,
+        )
+        check_outboxes(scenario.spool)
+        to_oio = Counter(e.payload_kind for e in in_folder(scenario.spool, OIO.ean))
+        to_fhir = in_folder(scenario.spool, FHIR.ean)
+        expect(report, "phase 1 to OIOXML", to_oio, {"xdis91": n, "xbin01": n})
+        expect(report, "phase 1 to FHIR", Counter(e.payload_kind for e in to_fhir), {"carecommunication": n})
+
+        now = START.replace(minute=30)
+        for party in (OIO, FHIR):
+            demo.EndSystem(scenario.spool, party, ids).answer_all(now=now)
+        # Phase 2: an Acknowledgement per CareCommunication, two XCTL03 per XDIS91 + XBIN01 (Flow2).
+        scenario.work_phase(
+            "2026-03-02T09:30:00Z",
+            report,
+            workers=workers,
+            want=3 * n,  # the receivers moved phase 1's files from in/ to read/
+            restart_broker=restart_broker,
+            **faults,
+        )
+        check_outboxes(scenario.spool)
+        acks = [e for e in in_folder(scenario.spool, FHIR.ean) if e.payload_kind == "acknowledgement"]
+        xctls = [e for e in in_folder(scenario.spool, OIO.ean) if e.payload_kind == "xctl03"]
+        acknowledged = Counter(
+            fhir_codec.parse(e.payload)[0]["entry"][0]["resource"]["response"]["identifier"] for e in acks
+        )
+        expect(report, "acknowledgements", acknowledged, {k: 1 for k in letters_cc})
+        expect(report, "xctl03 count", Counter({"xctl03": len(xctls)}), {"xctl03": 2 * n})
+        with scenario.admin.connect() as conn:
+            states = dict(
+                conn.execute(
+                    text(f'SELECT state, count(*) FROM "{scenario.schema}".hub_flows GROUP BY state')
+                ).all()
+            )
+        expect(report, "flow states", Counter(states), {"completed": 2 * n})
+    except BaseException:
+        if os.environ.get("HUB_BROKER_LOGS"):
+            print(scenario.tail_logs())
+        raise
+    finally:
+        scenario.close()
+    return report
