@@ -30,7 +30,7 @@ from sqlalchemy import text
 from medcom_bridge import demo
 from medcom_bridge.fhir import codec as fhir_codec
 from tests.hub.e2e import FHIR, OIO, START, counter_ids, make_pair
-from tests.hub.multiprocess import REPO, Report, Scenario, check_outboxes, expect, in_folder
+from tests.hub.multiprocess import REPO, Report, Scenario, check_outboxes, expect, in_folder, progress
 
 RABBITMQCTL = shutil.which("rabbitmqctl")
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
@@ -112,13 +112,15 @@ class BrokerScenario(Scenario):
         started = time.monotonic()
         procs = [self.start_worker(now) for _ in range(workers)]
         report.runs += workers
-        faults = ["kill"] * kills + ["connections"] * connection_kills + ["outage"] * outages
+        faults = ["kill"] * kills + ["connections"] * connection_kills
         self.rng.shuffle(faults)
+        faults = ["outage"] * outages + faults  # popped last: the slow fault after the quick ones
         deadline = started + timeout
+        before = progress(self.spool)
         while delivered(self.spool) < want and time.monotonic() < deadline:
-            time.sleep(self.rng.uniform(0.1, 0.5))
-            if not faults or delivered(self.spool) == 0:
-                continue
+            time.sleep(self.rng.uniform(0.05, 0.3))
+            if not faults or progress(self.spool) == before:
+                continue  # faults land while the workers work, not while they start
             fault = faults.pop()
             if fault == "kill":
                 victim = self.rng.choice([p for p in procs if p.poll() is None])
