@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -114,9 +115,10 @@ class BrokerScenario(Scenario):
         report.runs += workers
         faults = ["kill"] * kills + ["connections"] * connection_kills
         self.rng.shuffle(faults)
-        faults = ["outage"] * outages + faults  # popped last: the slow fault after the quick ones
+        faults += ["outage"] * outages  # popped first: the quick faults then land during and after it
         deadline = started + timeout
         before = progress(self.spool)
+        outages_running: list[threading.Thread] = []
         while delivered(self.spool) < want and time.monotonic() < deadline:
             time.sleep(self.rng.uniform(0.05, 0.3))
             if not faults or progress(self.spool) == before:
@@ -132,12 +134,14 @@ class BrokerScenario(Scenario):
             elif fault == "connections":
                 report.terminated_connections += self.kill_connections()
                 report.connection_kills += 1
-            elif restart_broker:
-                self.rabbit.restart(self.rng.uniform(2, 4))
+            else:  # in the background: the other faults land while the broker is away
+                cut = self.rabbit.restart if restart_broker else self.rabbit.outage
+                outage = threading.Thread(target=cut, args=(self.rng.uniform(1, 3),))
+                outage.start()
+                outages_running.append(outage)
                 report.outages += 1
-            else:
-                self.rabbit.outage(self.rng.uniform(1, 3))
-                report.outages += 1
+        for outage in outages_running:
+            outage.join()
         time.sleep(1.0)  # anything repeated after the last expected file would show up now
         codes = []
         for p in procs:
