@@ -127,9 +127,7 @@ def worker(
     ],
     sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
     db: Annotated[str, typer.Option("--db", help="Database URL (PostgreSQL for more than one process).")],
-    broker: Annotated[
-        str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")
-    ],
+    broker: Annotated[str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")],
     edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
     referral_hub: Annotated[
         list[str] | None,

@@ -29,7 +29,7 @@ PREFIX = "medcom"
 DELIVERY_LIMIT = 5
 HEARTBEAT = 30
 #: What a broker failure looks like to the caller: reconnect with backoff.
-BrokerError: tuple[type[BaseException], ...] = (pika.exceptions.AMQPError, OSError)
+BROKER_ERRORS: tuple[type[Exception], ...] = (pika.exceptions.AMQPError, OSError)
 
 
 def redact(url: str) -> str:
@@ -119,7 +119,8 @@ class Broker:
                 _ch: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes, q: str = queue
             ) -> None:
                 headers = props.headers or {}
-                count = int(headers.get("x-delivery-count", 0) or 0)
+                raw = headers.get("x-delivery-count", 0)
+                count = raw if isinstance(raw, int) else 0
                 on_message(Delivery(method.delivery_tag, body, q, bool(method.redelivered), count))
 
             channel.basic_consume(queue, callback, auto_ack=False)
@@ -156,7 +157,7 @@ class Broker:
         try:
             if self.connection.is_open:
                 self.connection.close()
-        except BrokerError:  # already gone: the broker hands the messages back by itself
+        except BROKER_ERRORS:  # already gone: the broker hands the messages back by itself
             pass
 
 
@@ -164,11 +165,11 @@ def probe(url: str, *, prefix: str = PREFIX) -> dict[str, Any]:
     """For /health: can the broker be reached, and how deep are the queues."""
     try:
         broker = Broker(url, prefix=prefix)
-    except BrokerError as exc:
+    except BROKER_ERRORS as exc:
         return {"ok": False, "url": redact(url), "error": type(exc).__name__}
     try:
         return {"ok": True, "url": redact(url), "queues": broker.depths()}
-    except BrokerError as exc:
+    except BROKER_ERRORS as exc:
         return {"ok": False, "url": redact(url), "error": type(exc).__name__}
     finally:
         broker.close()

@@ -447,7 +447,12 @@ class Tx:
     """The operations of one transaction. Only the hub's shell uses this; the core never sees a database."""
 
     def __init__(
-        self, conn: Connection, ids: Callable[[], str], blobs: BlobStore | None = None, *, outbox: bool = False
+        self,
+        conn: Connection,
+        ids: Callable[[], str],
+        blobs: BlobStore | None = None,
+        *,
+        outbox: bool = False,
     ) -> None:
         self.conn = conn
         self._ids = ids
@@ -1031,7 +1036,9 @@ class Tx:
 
     def claim_outbox(self, *, limit: int) -> list[tuple[int, str, WorkStep]]:
         """Outbox rows no other relay holds (SKIP LOCKED), oldest first: (id, flow id, step)."""
-        query = select(t.outbox.c.id, t.outbox.c.flow_id, t.outbox.c.step).order_by(t.outbox.c.id).limit(limit)
+        query = (
+            select(t.outbox.c.id, t.outbox.c.flow_id, t.outbox.c.step).order_by(t.outbox.c.id).limit(limit)
+        )
         if self.conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [(id_, flow_id, WorkStep(step)) for id_, flow_id, step in self.conn.execute(query)]

@@ -88,7 +88,9 @@ def build_hub(
     url = db_url or default_db_url(spool)
     lock = RunnerLock(url) if exclusive else None
     try:
-        store = Store.open(url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER, deferred=True), outbox=outbox)
+        store = Store.open(
+            url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER, deferred=True), outbox=outbox
+        )
     except BaseException:
         if lock is not None:
             lock.release()

@@ -23,12 +23,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from medcom_bridge.hub.broker import PREFIX, Broker, BrokerError, Delivery, dead_queue, redact
+from medcom_bridge.hub.broker import BROKER_ERRORS, PREFIX, Broker, Delivery, dead_queue, redact
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import Step
 from medcom_bridge.hub.outbox import relay
@@ -39,6 +39,8 @@ from medcom_bridge.hub.work import BadHint, Hint, WorkStep
 
 log = logging.getLogger(__name__)
 
+#: What may keep a stopping worker from finishing its batch: the batch then goes back with the connection.
+STOP_ERRORS: tuple[type[Exception], ...] = (StoreUnavailable, *BROKER_ERRORS)
 PREFETCH = 64
 POLL = 0.2
 SWEEP = 10.0
@@ -92,10 +94,8 @@ class Leadership:
 
     def release(self) -> None:
         if self._conn is not None:
-            try:
+            with suppress(DBAPIError):
                 self._conn.close()
-            except DBAPIError:
-                pass
             self._conn = None
         self._held = False
 
@@ -139,7 +139,7 @@ class Worker:
                 backoff = BACKOFF_FIRST
                 try:
                     self._round()
-                except BrokerError as exc:
+                except BROKER_ERRORS as exc:
                     log.warning("broker connection lost (%s); reconnecting", type(exc).__name__)
                     self._disconnect()
                 except StoreUnavailable as exc:
@@ -148,7 +148,7 @@ class Worker:
             if self._broker is not None and self._pending:
                 try:
                     self._handle()  # finish what we hold; what we cannot finish goes back with the connection
-                except (StoreUnavailable, *BrokerError):
+                except STOP_ERRORS:
                     log.warning("stopping with %d messages handed back", len(self._pending))
         finally:
             self._disconnect()
@@ -159,8 +159,10 @@ class Worker:
         try:
             broker = Broker(self.url, prefix=self.prefix)
             broker.consume(self.prefetch, self._received)
-        except BrokerError as exc:
-            log.warning("broker %s unreachable (%s); polling the database", redact(self.url), type(exc).__name__)
+        except BROKER_ERRORS as exc:
+            log.warning(
+                "broker %s unreachable (%s); polling the database", redact(self.url), type(exc).__name__
+            )
             return False
         log.info("connected to broker %s", redact(self.url))
         self._broker = broker
@@ -217,7 +219,7 @@ class Worker:
         except StoreUnavailable:
             self._pending = batch + self._pending  # held, tried again when the database is back
             raise
-        except BrokerError:
+        except BROKER_ERRORS:
             raise
         except Exception:
             log.exception("a batch of %d hints failed; handing them back", len(live))
@@ -304,12 +306,14 @@ def publish_outbox(hub: Hub, url: str, *, prefix: str = PREFIX) -> int | None:
     (the rows stay for any worker's relay)."""
     try:
         broker = Broker(url, prefix=prefix)
-    except BrokerError as exc:
-        log.warning("broker %s unreachable (%s); the work stays in the outbox", redact(url), type(exc).__name__)
+    except BROKER_ERRORS as exc:
+        log.warning(
+            "broker %s unreachable (%s); the work stays in the outbox", redact(url), type(exc).__name__
+        )
         return None
     try:
         return relay(hub.store, broker.publish)
-    except BrokerError as exc:
+    except BROKER_ERRORS as exc:
         log.warning("broker lost while relaying (%s); the rest stays in the outbox", type(exc).__name__)
         return None
     finally:
@@ -331,5 +335,3 @@ def stopping_on_signals(worker: Worker) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,8 @@ class Rabbit:
 class BrokerReport(Report):
     outages: int = 0
     sigterm_exit_codes: tuple[int, ...] = ()
+    busy_seconds: float = 0.0
+    """From the moment the input was there (workers already running) to the last expected output."""
 
 
 class BrokerScenario(Scenario):
@@ -107,12 +110,19 @@ class BrokerScenario(Scenario):
         connection_kills: int,
         outages: int,
         restart_broker: bool,
+        give: Callable[[], None],
         timeout: float = 600,
     ) -> None:
-        """Run `workers` workers with faults until `want` files are in the in/ folders, then SIGTERM them."""
-        started = time.monotonic()
+        """Start `workers` workers, wait until they are connected, `give` them the input, run them with
+        faults until `want` files are in the in/ folders, then SIGTERM them."""
         procs = [self.start_worker(now) for _ in range(workers)]
         report.runs += workers
+        while sum("connected to broker" in p.read_text(errors="replace") for p in self.logs.iterdir()) < (
+            report.runs
+        ):
+            time.sleep(0.05)
+        give()
+        started = time.monotonic()
         faults = ["kill"] * kills + ["connections"] * connection_kills
         self.rng.shuffle(faults)
         faults += ["outage"] * outages  # popped first: the quick faults then land during and after it
@@ -140,6 +150,7 @@ class BrokerScenario(Scenario):
                 outage.start()
                 outages_running.append(outage)
                 report.outages += 1
+        report.busy_seconds += time.monotonic() - started
         for outage in outages_running:
             outage.join()
         time.sleep(1.0)  # anything repeated after the last expected file would show up now
@@ -196,8 +207,11 @@ def run(
                 (OIO.ean, f"b{k:05d}", demo.wrap(pair.xbin01, OIO.ean, FHIR.ean, now=START, new_id=ids))
             )
         scenario.rng.shuffle(drops)
-        for ean, name, data in drops:
-            demo.drop(scenario.spool, ean, name, data)
+
+        def letters() -> None:
+            for ean, name, data in drops:
+                demo.drop(scenario.spool, ean, name, data)
+
         # Phase 1: to OIOXML an XDIS91 + XBIN01 per CareCommunication, to FHIR a CareCommunication per pair.
         scenario.work_phase(
             "2026-03-02T09:00:00Z",
@@ -205,6 +219,7 @@ def run(
             workers=workers,
             want=3 * n,
             restart_broker=restart_broker,
+            give=letters,
             **faults,
         )
         check_outboxes(scenario.spool)
@@ -213,9 +228,10 @@ def run(
         expect(report, "phase 1 to OIOXML", to_oio, {"xdis91": n, "xbin01": n})
         expect(report, "phase 1 to FHIR", Counter(e.payload_kind for e in to_fhir), {"carecommunication": n})
 
-        now = START.replace(minute=30)
-        for party in (OIO, FHIR):
-            demo.EndSystem(scenario.spool, party, ids).answer_all(now=now)
+        def receipts() -> None:
+            for party in (OIO, FHIR):
+                demo.EndSystem(scenario.spool, party, ids).answer_all(now=START.replace(minute=30))
+
         # Phase 2: an Acknowledgement per CareCommunication, two XCTL03 per XDIS91 + XBIN01 (Flow2).
         scenario.work_phase(
             "2026-03-02T09:30:00Z",
@@ -223,6 +239,7 @@ def run(
             workers=workers,
             want=3 * n,  # the receivers moved phase 1's files from in/ to read/
             restart_broker=restart_broker,
+            give=receipts,
             **faults,
         )
         check_outboxes(scenario.spool)
