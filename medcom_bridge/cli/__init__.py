@@ -174,11 +174,19 @@ def serve(
             help="Largest POST /envelopes body in bytes (default: MedCom's 100 MB letter in an envelope).",
         ),
     ] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: the work goes to workers."
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: watch the spool, run timers, serve the API (/docs) and the operations pages (/ui)."""
     from medcom_bridge.web.serve import serve_command
 
-    raise typer.Exit(serve_command(spool, sor, edi, db, host, port, typer.echo, max_body=max_body))
+    raise typer.Exit(
+        serve_command(spool, sor, edi, db, host, port, typer.echo, max_body=max_body, broker=broker)
+    )
 
 
 # The hub's own commands (process, flow show, demo) live beside the hub; see medcom_bridge/cli/hub.py.

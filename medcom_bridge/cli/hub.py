@@ -19,7 +19,6 @@ import typer
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
 from medcom_bridge.hub.runner import Hub, Summary
-from medcom_bridge.hub.store import StoreUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INVALID_FLOW = 1  # `flow show`: no such flow
@@ -99,26 +98,25 @@ def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
 
 
 def intake_for_workers(hub: Hub, broker: str) -> Summary:
-    """`process --broker`: take every waiting file and fire due timers here (their effects and the work they
-    make commit together with its outbox rows), then publish that work for the workers. A broker that cannot
-    be reached is no failure: the work waits in the outbox for any worker's relay."""
-    from medcom_bridge.hub.worker import publish_outbox
+    """`process --broker`: rounds of `BrokerIntake` (spool and timers here, the rest to the workers) until
+    nothing is left to take."""
+    from medcom_bridge.hub.worker import BrokerIntake
 
-    summary = Summary()
+    intake = BrokerIntake(hub, broker)
+    total = Summary()
     try:
-        hub.fire_timers(summary)
         for _ in range(MAX_ROUNDS):
-            waiting = hub.spool.waiting()
-            before = summary.taken + summary.quarantined + summary.already_taken
-            hub.take_all(waiting, summary)
-            if not waiting or summary.taken + summary.quarantined + summary.already_taken == before:
+            summary = intake.run_once()
+            for name in ("taken", "already_taken", "quarantined", "duplicates", "timers_fired"):
+                setattr(total, name, getattr(total, name) + getattr(summary, name))
+            total.errors += summary.errors
+            if summary.errors or not (summary.taken or summary.quarantined or summary.already_taken):
                 break
-    except StoreUnavailable as exc:
-        summary.errors.append(f"store unavailable: {exc}")
-        return summary
-    if publish_outbox(hub, broker) is None:
+    finally:
+        intake.close()
+    if intake.relayed is None:
         typer.echo("broker unreachable: the work waits in the outbox for a worker to publish it", err=True)
-    return summary
+    return total
 
 
 def worker(
@@ -156,7 +154,7 @@ def worker(
         raise typer.Exit(EXIT_USAGE) from None
     try:
         hub = build_hub(
-            spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, outbox=True
+            spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
         )
     except RegisterLoadError as exc:
         typer.echo(f"register: {exc}", err=True)
@@ -247,7 +245,7 @@ def process(
             clock,
             referral_hubs=referral_hub or (),
             exclusive=True,
-            outbox=broker is not None,
+            broker=broker,
         )
     except RegisterLoadError as exc:
         typer.echo(f"register: {exc}", err=True)

@@ -264,6 +264,8 @@ class Store:
         self.blobs = blobs
         self.outbox = outbox
         """Write a `hub_outbox` row for each piece of work a transaction creates (processes with a broker)."""
+        self.broker: str | None = None
+        """The broker the outbox is relayed to (for /health), when the process was given one."""
 
     @classmethod
     def open(

@@ -301,23 +301,49 @@ class Worker:
             log.error("store unavailable: %s", exc)
 
 
-def publish_outbox(hub: Hub, url: str, *, prefix: str = PREFIX) -> int | None:
-    """Relay the outbox once (`process --broker`): rows published, or None when the broker is unreachable
-    (the rows stay for any worker's relay)."""
-    try:
-        broker = Broker(url, prefix=prefix)
-    except BROKER_ERRORS as exc:
-        log.warning(
-            "broker %s unreachable (%s); the work stays in the outbox", redact(url), type(exc).__name__
-        )
-        return None
-    try:
-        return relay(hub.store, broker.publish)
-    except BROKER_ERRORS as exc:
-        log.warning("broker lost while relaying (%s); the rest stays in the outbox", type(exc).__name__)
-        return None
-    finally:
-        broker.close()
+class BrokerIntake:
+    """What `process --broker` and `serve --broker` do each round: take the waiting files and fire due timers
+    here (their effects commit with their outbox rows), then publish that work for the workers. A broker
+    that cannot be reached is no failure of the round: the work waits in the outbox (`relayed` is None)."""
+
+    def __init__(self, hub: Hub, url: str, *, prefix: str = PREFIX) -> None:
+        self.hub = hub
+        self.url = url
+        self.prefix = prefix
+        self.relayed: int | None = 0
+        self._broker: Broker | None = None
+
+    def run_once(self) -> Summary:
+        summary = Summary()
+        try:
+            self.hub.fire_timers(summary)
+            self.hub.take_all(self.hub.spool.waiting(), summary)
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            summary.errors.append(f"store unavailable: {exc}")
+            summary.store_unavailable = True
+            return summary
+        self.relayed = self._relay()
+        return summary
+
+    def _relay(self) -> int | None:
+        try:
+            if self._broker is None:
+                self._broker = Broker(self.url, prefix=self.prefix)
+            return relay(self.hub.store, self._broker.publish)
+        except BROKER_ERRORS as exc:
+            log.warning(
+                "broker %s unreachable (%s); the work stays in the outbox",
+                redact(self.url),
+                type(exc).__name__,
+            )
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._broker is not None:
+            self._broker.close()
+            self._broker = None
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from types import FrameType
 
 import uvicorn
 
-from medcom_bridge.hub.runner import Hub
+from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.web.app import LoopStatus, create_app
 from medcom_bridge.web.intake import MAX_BODY
 
@@ -29,8 +29,11 @@ TICK_SECONDS = 1.0
 
 
 class HubLoop:
-    def __init__(self, hub: Hub, *, tick: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, hub: Hub, *, tick: float = TICK_SECONDS, round_: Callable[[], Summary] | None = None
+    ) -> None:
         self.hub = hub
+        self.round = round_ or hub.run_once  # with --broker: spool + timers here, the rest by workers
         self.tick = tick
         self.lock = threading.Lock()
         self.status = LoopStatus()
@@ -51,7 +54,7 @@ class HubLoop:
 
     def run_once(self) -> None:
         with self.lock:
-            summary = self.hub.run_once()
+            summary = self.round()
         self.status.runs += 1
         self.status.last_run = datetime.now(UTC)
         self.status.last_error = "; ".join(summary.errors[:3]) or None
@@ -87,9 +90,12 @@ def serve(
     port: int = 8000,
     tick: float = TICK_SECONDS,
     max_body: int = MAX_BODY,
+    broker: str | None = None,
 ) -> int:
     """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code."""
-    loop = HubLoop(hub, tick=tick)
+    from medcom_bridge.hub.worker import BrokerIntake
+
+    loop = HubLoop(hub, tick=tick, round_=BrokerIntake(hub, broker).run_once if broker else None)
     app = create_app(hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"))
 
@@ -125,6 +131,7 @@ def serve_command(
     echo: Callable[..., None],
     *,
     max_body: int | None = None,
+    broker: str | None = None,
 ) -> int:
     """The CLI's `serve`: 2 for an unusable register or database URL, 1 if the hub or server failed."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -135,7 +142,7 @@ def serve_command(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True)
+        hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True, broker=broker)
     except HubBusy as exc:
         echo(f"hub: {exc}", err=True)
         return 2
@@ -152,4 +159,4 @@ def serve_command(
         echo(f"{spool}: cannot use the spool folder: {exc.strerror or exc}", err=True)
         return 2
     echo(f"medcom-bridge hub: spool {spool}, pages http://{host}:{port}/ui, API http://{host}:{port}/docs")
-    return serve(hub, host=host, port=port, max_body=max_body or MAX_BODY)
+    return serve(hub, host=host, port=port, max_body=max_body or MAX_BODY, broker=broker)

@@ -240,3 +240,27 @@ def test_three_workers_with_kills_and_outages_lose_nothing_and_repeat_nothing(
     # Faults land only while the workers work; a fast phase may end before the last of them.
     assert report.outages >= 1 and report.kills >= 2 and report.connection_kills >= 1, report
     assert set(report.sigterm_exit_codes) == {0}, report
+
+
+def test_the_intake_round_of_serve_publishes_the_work_and_health_reports_the_broker(
+    rabbit: Rabbit, world: World
+) -> None:
+    from medcom_bridge.hub.service import HubService
+    from medcom_bridge.hub.worker import BrokerIntake
+
+    send_letter(world)
+    intake = BrokerIntake(world.hub, rabbit.url, prefix=prefix(world))
+    try:
+        summary = intake.run_once()
+    finally:
+        intake.close()
+    assert summary.taken == 1 and intake.relayed == 1
+    [flow] = world.flows()
+    assert world.state(flow) == "converting"  # the conversion is the workers'
+    world.hub.store.broker = rabbit.url
+    health = HubService(world.hub.store).broker_health()
+    assert health is not None and health["ok"] and health["outbox"] == 0
+    assert "guest:guest" not in health["url"]
+    world.hub.store.broker = "amqp://guest:guest@127.0.0.1:1/none"
+    health = HubService(world.hub.store).broker_health()
+    assert health is not None and not health["ok"] and health["error"]
