@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from medcom_bridge import demo
+from medcom_bridge.envelope import vans
 from medcom_bridge.fhir import codec as fhir_codec
 from tests.hub.e2e import FHIR, OIO, START, counter_ids, make_pair
 from tests.hub.multiprocess import REPO, Report, Scenario, check_outboxes, expect, in_folder, progress
@@ -115,11 +116,11 @@ class BrokerScenario(Scenario):
     ) -> None:
         """Start `workers` workers, wait until they are connected, `give` them the input, run them with
         faults until `want` files are in the in/ folders, then SIGTERM them."""
+        first = set(self.logs.iterdir())
         procs = [self.start_worker(now) for _ in range(workers)]
         report.runs += workers
-        while sum("connected to broker" in p.read_text(errors="replace") for p in self.logs.iterdir()) < (
-            report.runs
-        ):
+        logs = set(self.logs.iterdir()) - first
+        while not all("connected to broker" in log.read_text(errors="replace") for log in logs):
             time.sleep(0.05)
         give()
         started = time.monotonic()
@@ -172,7 +173,15 @@ class BrokerScenario(Scenario):
 
 
 def delivered(spool: Path) -> int:
-    return sum(1 for _ in spool.glob("*/in/*.xml"))
+    """Files the hub has delivered so far: in `in/`, or already read by the receivers (moved to `read/`)."""
+    return sum(1 for _ in spool.glob("*/in/*.xml")) + sum(1 for _ in spool.glob("*/read/*.xml"))
+
+
+def received(spool: Path, ean: str) -> list[vans.Envelope]:
+    """Every envelope delivered to `ean`, read or not (the workers run while the receivers answer, so an
+    answer may arrive, and be moved to `read/`, before the receiver has answered everything)."""
+    paths = sorted((spool / ean / "in").glob("*.xml")) + sorted((spool / ean / "read").glob("*.xml"))
+    return [vans.unwrap(p.read_bytes()) for p in paths]
 
 
 def run(
@@ -237,14 +246,14 @@ def run(
             "2026-03-02T09:30:00Z",
             report,
             workers=workers,
-            want=3 * n,  # the receivers moved phase 1's files from in/ to read/
+            want=6 * n,
             restart_broker=restart_broker,
             give=receipts,
             **faults,
         )
         check_outboxes(scenario.spool)
-        acks = [e for e in in_folder(scenario.spool, FHIR.ean) if e.payload_kind == "acknowledgement"]
-        xctls = [e for e in in_folder(scenario.spool, OIO.ean) if e.payload_kind == "xctl03"]
+        acks = [e for e in received(scenario.spool, FHIR.ean) if e.payload_kind == "acknowledgement"]
+        xctls = [e for e in received(scenario.spool, OIO.ean) if e.payload_kind == "xctl03"]
         acknowledged = Counter(
             fhir_codec.parse(e.payload)[0]["entry"][0]["resource"]["response"]["identifier"] for e in acks
         )
