@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from medcom_bridge.hub.store import Store, Tx
-from medcom_bridge.hub.work import Hint
+from medcom_bridge.hub.work import Hint, WorkStep, hints
 
 RELAY_BATCH = 256
 MAX_ROUNDS = 1000
@@ -25,8 +25,9 @@ def relay(store: Store, publish: Callable[[Hint], None], *, batch: int = RELAY_B
 
     def one(tx: Tx) -> int:
         rows = tx.claim_outbox(limit=batch)
-        for _, flow_id, step in rows:
-            publish(Hint(step, flow_id))
+        for step in WorkStep:
+            for hint in hints(step, [flow_id for _, flow_id, s in rows if s is step]):
+                publish(hint)
         tx.drop_outbox([row_id for row_id, _, _ in rows])
         return len(rows)
 

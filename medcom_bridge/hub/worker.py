@@ -35,13 +35,14 @@ from medcom_bridge.hub.outbox import relay
 from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.hub.spool import SpoolFile
 from medcom_bridge.hub.store import Note, StoreUnavailable, Tx, UnknownFlow
-from medcom_bridge.hub.work import BadHint, Hint, WorkStep
+from medcom_bridge.hub.work import BadHint, Hint, WorkStep, hints
 
 log = logging.getLogger(__name__)
 
 #: What may keep a stopping worker from finishing its batch: the batch then goes back with the connection.
 STOP_ERRORS: tuple[type[Exception], ...] = (StoreUnavailable, *BROKER_ERRORS)
-PREFETCH = 64
+PREFETCH = 4
+"""Messages a worker holds at once: 4 hints of up to 16 keys, a batch of the runner's size (64)."""
 POLL = 0.2
 SWEEP = 10.0
 """Seconds between the leader's database-polling sweeps (safety net) while the broker works."""
@@ -214,7 +215,8 @@ class Worker:
         try:
             for delivery, hint in dead:
                 self._dead_letter(hint, delivery)
-            self._work({h.step for _, h in live}, [h.key for _, h in live if h.step is WorkStep.INTAKE])
+            intake = [k for _, h in live if h.step is WorkStep.INTAKE for k in h.keys]
+            self._work({h.step for _, h in live}, intake)
             self._relay()  # the next step's hints go out before this step's messages are acked
         except StoreUnavailable:
             self._pending = batch + self._pending  # held, tried again when the database is back
@@ -257,18 +259,21 @@ class Worker:
         """A message the workers gave up on: a visible failure (log + trace event on its flow), not a loop.
         The work itself stays in the database, where the leader's sweep still finds it."""
         self.dead_lettered += 1
-        log.error("dead-lettered hint: step %s, key %s (%d deliveries)", hint.step, hint.key, delivery.count)
+        log.error(
+            "dead-lettered hint: step %s, keys %s (%d deliveries)", hint.step, hint.keys, delivery.count
+        )
         if hint.step is WorkStep.INTAKE:
             return
         now = self.hub.clock.now()
         reason = f"broker: the {hint.step} message for this flow was dead-lettered after repeated failures"
 
         def record(tx: Tx) -> None:
-            try:
-                tx.flow_row(hint.key)
-            except UnknownFlow:
-                return
-            tx.record(hint.key, now, Step.ALERT, Note(reason=reason, cause=RejectCause.HUB_ERROR.value))
+            for flow_id in hint.keys:
+                try:
+                    tx.flow_row(flow_id)
+                except UnknownFlow:
+                    continue
+                tx.record(flow_id, now, Step.ALERT, Note(reason=reason, cause=RejectCause.HUB_ERROR.value))
 
         self.hub.store.run(record)
 
@@ -279,10 +284,10 @@ class Worker:
         now = time.monotonic()
         waiting = {f"{f.ean}/{f.name}" for f in self.hub.spool.waiting()}
         self._hinted = {k: t for k, t in self._hinted.items() if k in waiting}
-        for key in sorted(waiting):
-            if now - self._hinted.get(key, -self.republish) >= self.republish:
-                broker.publish(Hint(WorkStep.INTAKE, key))
-                self._hinted[key] = now
+        due = [k for k in sorted(waiting) if now - self._hinted.get(k, -self.republish) >= self.republish]
+        for hint in hints(WorkStep.INTAKE, due):
+            broker.publish(hint)
+            self._hinted.update(dict.fromkeys(hint.keys, now))
         self.hub.fire_timers(self.summary)
         if now - self._last_sweep >= self.sweep:
             self._last_sweep = now
