@@ -49,6 +49,8 @@ SWEEP = 10.0
 REPUBLISH = 60.0
 """A spool file still waiting this long after its hint is hinted again (its first hint may be lost)."""
 LEADER_CHECK = 2.0
+LEAD_EVERY = 0.5
+"""Seconds between the leader's looks at the spool and the timers."""
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 15.0
 
@@ -125,6 +127,7 @@ class Worker:
         self._pending: list[Delivery] = []
         self._hinted: dict[str, float] = {}
         self._last_sweep = 0.0
+        self._last_lead = 0.0
         self._leader = Leadership(hub, f"{redact(url)}/{prefix}")
 
     # -- the loop ----------------------------------------------------------------------------------------------
@@ -282,6 +285,9 @@ class Worker:
         broker = self._broker
         assert broker is not None
         now = time.monotonic()
+        if now - self._last_lead < LEAD_EVERY:
+            return  # listing a full spool after every batch would cost the leader its share of the work
+        self._last_lead = now
         waiting = {f"{f.ean}/{f.name}" for f in self.hub.spool.waiting()}
         self._hinted = {k: t for k, t in self._hinted.items() if k in waiting}
         due = [k for k in sorted(waiting) if now - self._hinted.get(k, -self.republish) >= self.republish]
