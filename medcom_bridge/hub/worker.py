@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
@@ -128,7 +129,9 @@ class Worker:
         self._hinted: dict[str, float] = {}
         self._last_sweep = 0.0
         self._last_lead = 0.0
-        self._leader = Leadership(hub, f"{redact(url)}/{prefix}")
+        # Named by the virtual host and prefix, not the host name: machines may reach one broker by
+        # different names, and must still agree on one leader.
+        self._leader = Leadership(hub, f"{urlsplit(url).path}/{prefix}")
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -149,6 +152,9 @@ class Worker:
                 except StoreUnavailable as exc:
                     log.error("store unavailable (%s); holding %d messages", exc, len(self._pending))
                     self.stop.wait(BACKOFF_MAX)
+                except Exception:  # e.g. the spool's file system away for a moment: report, pause, go on
+                    log.exception("worker round failed; trying again")
+                    self.stop.wait(BACKOFF_FIRST)
             if self._broker is not None and self._pending:
                 try:
                     self._handle()  # finish what we hold; what we cannot finish goes back with the connection

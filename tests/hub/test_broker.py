@@ -233,7 +233,7 @@ def test_three_workers_with_kills_and_outages_lose_nothing_and_repeat_nothing(
     rabbit: Rabbit, tmp_path: Path
 ) -> None:
     report = broker_scenario.run(
-        tmp_path, rabbit, flows_each_way=20, workers=3, kills=2, connection_kills=2, outages=1, seed=SEED
+        tmp_path, rabbit, flows_each_way=30, workers=3, kills=2, connection_kills=2, outages=1, seed=SEED
     )
     print(report)
     assert report.missing == {} and report.duplicates == {}, report
