@@ -214,6 +214,12 @@ def serve(
         Path | None, typer.Option("--certfile", help="TLS certificate chain (PEM); turns on HTTPS and HSTS.")
     ] = None,
     keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: the work goes to workers."
+        ),
+    ] = None,
 ) -> None:
     """Run the hub: watch the spool, run timers and daily retention, serve the API (/docs) and the operations
     pages (/ui). Every route but /health needs a token (`medcom-bridge token create`) or single sign-on."""
@@ -233,6 +239,7 @@ def serve(
             allowed_hosts=allowed_host,
             certfile=certfile,
             keyfile=keyfile,
+            broker=broker,
         )
     )
 
@@ -241,8 +248,10 @@ def serve(
 from medcom_bridge.cli.hub import demo as _hub_demo  # noqa: E402
 from medcom_bridge.cli.hub import flow_app as _hub_flow_app  # noqa: E402
 from medcom_bridge.cli.hub import process as _hub_process  # noqa: E402
+from medcom_bridge.cli.hub import worker as _hub_worker  # noqa: E402
 
 app.command("process")(_hub_process)
+app.command("worker")(_hub_worker)
 app.command("demo")(_hub_demo)
 app.add_typer(_hub_flow_app, name="flow")
 

@@ -97,6 +97,83 @@ def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
     return total
 
 
+def intake_for_workers(hub: Hub, broker: str) -> Summary:
+    """`process --broker`: rounds of `BrokerIntake` (spool and timers here, the rest to the workers) until
+    nothing is left to take."""
+    from medcom_bridge.hub.worker import BrokerIntake
+
+    intake = BrokerIntake(hub, broker)
+    total = Summary()
+    try:
+        for _ in range(MAX_ROUNDS):
+            summary = intake.run_once()
+            for name in ("taken", "already_taken", "quarantined", "duplicates", "timers_fired"):
+                setattr(total, name, getattr(total, name) + getattr(summary, name))
+            total.errors += summary.errors
+            if summary.errors or not (summary.taken or summary.quarantined or summary.already_taken):
+                break
+    finally:
+        intake.close()
+    if intake.relayed is None:
+        typer.echo("broker unreachable: the work waits in the outbox for a worker to publish it", err=True)
+    return total
+
+
+def worker(
+    spool: Annotated[
+        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+    ],
+    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
+    db: Annotated[str, typer.Option("--db", help="Database URL (PostgreSQL for more than one process).")],
+    broker: Annotated[str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")],
+    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    referral_hub: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+        ),
+    ] = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Run at this fixed time (ISO 8601; tests and replays).")
+    ] = None,
+) -> None:
+    """Do the hub's steps from the broker until SIGTERM (finishes or hands back what it holds; exit 0)."""
+    from medcom_bridge.hub.wiring import HubBusy, build_hub
+    from medcom_bridge.hub.worker import Worker, stopping_on_signals
+    from medcom_bridge.shell.register import RegisterLoadError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # one line per socket event otherwise
+    if not broker.startswith(("amqp://", "amqps://")):
+        typer.echo("--broker: give amqp://USER:PASS@HOST:PORT/VHOST", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        clock = make_clock(now, None) if now else SystemClock()
+    except ValueError as exc:
+        typer.echo(f"--now: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        hub = build_hub(
+            spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
+        )
+    except RegisterLoadError as exc:
+        typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except HubBusy as exc:
+        typer.echo(f"hub: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:  # the store could not be opened: the hub itself failed
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    runner = Worker(hub, broker)
+    try:
+        with stopping_on_signals(runner):
+            code = runner.run()
+    finally:
+        hub.close()
+    raise typer.Exit(code)
+
+
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {
         "taken": summary.taken,
@@ -140,8 +217,16 @@ def process(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker",
+            help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: hand conversions and deliveries to workers.",
+        ),
+    ] = None,
 ) -> None:
-    """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle."""
+    """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle. With --broker:
+    take the spool and fire timers here, and publish the resulting work for `medcom-bridge worker`."""
     from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.shell.register import RegisterLoadError
 
@@ -154,7 +239,16 @@ def process(
 
     scrubbed_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
     try:
-        hub = build_hub(spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True)
+        hub = build_hub(
+            spool,
+            sor,
+            edi,
+            db,
+            clock,
+            referral_hubs=referral_hub or (),
+            exclusive=True,
+            broker=broker,
+        )
     except RegisterLoadError as exc:
         typer.echo(f"register: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -165,7 +259,7 @@ def process(
         typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     try:
-        summary = run_until_idle(hub)
+        summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
     except Exception as exc:  # a database or file-system failure: report it, never a traceback
         typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None

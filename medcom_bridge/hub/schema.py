@@ -157,6 +157,18 @@ events = Table(
     UniqueConstraint("flow_id", "seq"),
 )
 
+#: The transactional outbox (issue 10): a row per "flow X has work at step S", written in the transaction that
+#: made the work, published to the broker after that commit by `outbox.relay` and deleted once the broker
+#: confirmed it. Only processes started with `--broker` write it.
+outbox = Table(
+    "hub_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow_id", String(36), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 # API tokens and the audit log (issue 11): defined beside their rules in `medcom_bridge.security.schema`.
 from medcom_bridge.security.schema import add_tables  # noqa: E402  (needs `metadata` above)
 

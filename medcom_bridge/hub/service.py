@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from medcom_bridge.hub import retention, stats
+from medcom_bridge.hub.broker import probe
 from medcom_bridge.hub.events import TraceEvent
 from medcom_bridge.hub.flow import State
 from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
@@ -141,6 +143,19 @@ class HubService:
     def overview(self, now: datetime, *, month: str | None = None) -> Overview:
         with self.store.transaction() as tx:
             return overview(tx.conn, now, month=month)
+
+    def broker_health(self) -> dict[str, Any] | None:
+        """The broker this process relays to (None without `--broker`): reachable, queue depths, and how
+        much work waits in the outbox."""
+        if self.store.broker is None:
+            return None
+        found = probe(self.store.broker)
+        try:
+            with self.store.transaction() as tx:
+                found["outbox"] = tx.outbox_depth()
+        except SQLAlchemyError:
+            found["outbox"] = None
+        return found
 
     def database_problem(self) -> str | None:
         """None when the database answers, else the error's type (never its message: it may quote data)."""

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -61,6 +62,7 @@ from medcom_bridge.hub.flow import (
     Timer,
 )
 from medcom_bridge.hub.trace import TRACE_DEFAULTS
+from medcom_bridge.hub.work import WorkStep
 
 log = logging.getLogger(__name__)
 
@@ -250,11 +252,20 @@ class Store:
     store when one is given (else in the payload rows)."""
 
     def __init__(
-        self, engine: Engine, *, ids: Callable[[], str] = new_id, blobs: BlobStore | None = None
+        self,
+        engine: Engine,
+        *,
+        ids: Callable[[], str] = new_id,
+        blobs: BlobStore | None = None,
+        outbox: bool = False,
     ) -> None:
         self.engine = engine
         self._ids = ids
         self.blobs = blobs
+        self.outbox = outbox
+        """Write a `hub_outbox` row for each piece of work a transaction creates (processes with a broker)."""
+        self.broker: str | None = None
+        """The broker the outbox is relayed to (for /health), when the process was given one."""
 
     @classmethod
     def open(
@@ -264,16 +275,17 @@ class Store:
         schema: str | None = None,
         ids: Callable[[], str] = new_id,
         blobs: BlobStore | None = None,
+        outbox: bool = False,
     ) -> Store:
         engine = make_engine(url, schema=schema)
         migrate(engine)
-        return cls(engine, ids=ids, blobs=blobs)
+        return cls(engine, ids=ids, blobs=blobs, outbox=outbox)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One unit of work: commits on normal exit, rolls back on any exception."""
         with self.engine.begin() as conn:
-            tx = Tx(conn, self._ids, self.blobs)
+            tx = Tx(conn, self._ids, self.blobs, outbox=self.outbox)
             yield tx
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
             if self.blobs is not None:
@@ -315,6 +327,7 @@ _FIND_KEY = select(t.keys.c.flow_id).where(
 _PAYLOAD = select(t.payloads.c.data).where(t.payloads.c.sha256 == bindparam("k_sha"))
 _INSERT_MESSAGE = insert(t.messages)
 _INSERT_EVENT = insert(t.events)
+_INSERT_OUTBOX = insert(t.outbox)
 _INSERT_FLOW = insert(t.flows)
 _INSERT_TIMER = insert(t.timers)
 _NEXT_SEQ = select(func.max(t.events.c.seq)).where(t.events.c.flow_id == bindparam("k_flow"))
@@ -435,7 +448,14 @@ def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], re
 class Tx:
     """The operations of one transaction. Only the hub's shell uses this; the core never sees a database."""
 
-    def __init__(self, conn: Connection, ids: Callable[[], str], blobs: BlobStore | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        ids: Callable[[], str],
+        blobs: BlobStore | None = None,
+        *,
+        outbox: bool = False,
+    ) -> None:
         self.conn = conn
         self._ids = ids
         self._blobs = blobs
@@ -452,6 +472,9 @@ class Tx:
         self._messages: dict[str, list[StoredMessage]] = {}
         self._timers: dict[str, set[str]] = {}  # flows created here: the timer kinds this transaction set
         self._events: list[dict[str, Any]] = []  # appended trace events, written in one executemany
+        # Work this transaction made for a later step, (flow, step) -> when; written with the events, so the
+        # outbox rows commit exactly when the work does (None: no broker, no outbox).
+        self._work: dict[tuple[str, WorkStep], datetime] | None = {} if outbox else None
 
     # -- flows ---------------------------------------------------------------------------------------------
     def create_flow(self, now: datetime, info: FlowInfo = FlowInfo(), note: Note = Note()) -> Flow:
@@ -572,6 +595,8 @@ class Tx:
             self._flows.pop(flow_id, None)
             raise ConcurrentUpdate(flow_id)
         self._flows[flow_id] = ({**row, **values}, True)
+        if new.state is State.CONVERTING and old.state is not State.CONVERTING:
+            self.work(flow_id, WorkStep.CONVERT, now)
         info = FlowInfo(
             sender_gln=row["sender_gln"],
             receiver_gln=row["receiver_gln"],
@@ -706,6 +731,8 @@ class Tx:
             "rules": _fit(rules, 512),
         }
         self.conn.execute(_INSERT_MESSAGE, row)
+        if direction == "out":
+            self.work(flow_id, WorkStep.DELIVER, now)
         known = self._messages.get(flow_id)
         if known is not None:
             known.append(_message(row))
@@ -990,10 +1017,41 @@ class Tx:
         return _with_seq(trace, seq)
 
     def flush(self) -> None:
-        """Write the buffered trace events (called by `Store.transaction()` before it commits)."""
+        """Write the buffered trace events and outbox rows (called by `Store.transaction()` before it
+        commits)."""
         if self._events:
             rows, self._events = self._events, []
             self.conn.execute(_INSERT_EVENT, rows)
+        if self._work:
+            work, self._work = self._work, {}
+            self.conn.execute(
+                _INSERT_OUTBOX,
+                [{"flow_id": f, "step": step.value, "created_at": at} for (f, step), at in work.items()],
+            )
+
+    # -- the transactional outbox (issue 10) ---------------------------------------------------------------
+    def work(self, flow_id: str, step: WorkStep, now: datetime) -> None:
+        """Note that `flow_id` has work at `step`: an outbox row in this transaction (when the store has an
+        outbox), published to the broker only after the commit."""
+        if self._work is not None:
+            self._work.setdefault((flow_id, step), now)
+
+    def claim_outbox(self, *, limit: int) -> list[tuple[int, str, WorkStep]]:
+        """Outbox rows no other relay holds (SKIP LOCKED), oldest first: (id, flow id, step)."""
+        query = (
+            select(t.outbox.c.id, t.outbox.c.flow_id, t.outbox.c.step).order_by(t.outbox.c.id).limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [(id_, flow_id, WorkStep(step)) for id_, flow_id, step in self.conn.execute(query)]
+
+    def drop_outbox(self, ids: list[int]) -> None:
+        """Published and confirmed by the broker: the rows are done."""
+        if ids:
+            self.conn.execute(delete(t.outbox).where(t.outbox.c.id.in_(ids)))
+
+    def outbox_depth(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.outbox)).scalar_one())
 
     def events(self, flow_id: str) -> list[TraceEvent]:
         self.flush()

@@ -72,6 +72,7 @@ def build_hub(
     referral_hubs: Iterable[str] = (),
     schema: str | None = None,
     exclusive: bool = False,
+    broker: str | None = None,
 ) -> Hub:
     """A hub over `spool` with the register from `sor` (+ `edi`), its store at `db_url` (migrated).
 
@@ -79,14 +80,17 @@ def build_hub(
     that cannot be opened. `referral_hubs` are the location numbers of the national referral hub (DNHF),
     whose attachments are never held for pairing. `schema` puts the tables in a PostgreSQL schema (tests).
     `exclusive` (the `process` and `serve` commands) refuses with `HubBusy` when another process already
-    runs the hub on the same SQLite database; `Hub.close()` lets go.
+    runs the hub on the same SQLite database; `Hub.close()` lets go. With a `broker` URL (`--broker`)
+    every transaction writes the work it creates for a later step to the outbox (`hub.outbox`).
     """
     register = load_register(sor, edi)
     spool.mkdir(parents=True, exist_ok=True)
     url = db_url or default_db_url(spool)
     lock = RunnerLock(url) if exclusive else None
     try:
-        store = Store.open(url, schema=schema, blobs=BlobStore(spool / BLOB_FOLDER, deferred=True))
+        blobs = BlobStore(spool / BLOB_FOLDER, deferred=True)
+        store = Store.open(url, schema=schema, blobs=blobs, outbox=broker is not None)
+        store.broker = broker
     except BaseException:
         if lock is not None:
             lock.release()

@@ -353,6 +353,11 @@ def api_router(ctx: Context) -> APIRouter:
             body["database"] = "ok"
         else:
             body.update(status="unavailable", database=f"error: {problem_type}")
+        broker = ctx.service.broker_health()  # issue 10: work waits in the outbox while it is away
+        if broker is not None:
+            body["broker"] = broker
+            if not broker["ok"] and body["status"] == "ok":
+                body["status"] = "degraded"
         loop = ctx.loop
         if loop is not None:
             body["loop"] = {

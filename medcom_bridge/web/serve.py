@@ -19,7 +19,7 @@ from types import FrameType
 import uvicorn
 
 from medcom_bridge.hub import retention
-from medcom_bridge.hub.runner import Hub
+from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.privacy import ScrubLogFilter, scrub
 from medcom_bridge.web.app import LoopStatus, create_app
 from medcom_bridge.web.intake import MAX_BODY
@@ -54,9 +54,15 @@ class ScrubArgsFilter(logging.Filter):
 
 class HubLoop:
     def __init__(
-        self, hub: Hub, *, tick: float = TICK_SECONDS, retention_age: retention.Age | None = retention.DEFAULT
+        self,
+        hub: Hub,
+        *,
+        tick: float = TICK_SECONDS,
+        retention_age: retention.Age | None = retention.DEFAULT,
+        round_: Callable[[], Summary] | None = None,
     ) -> None:
         self.hub = hub
+        self.round = round_ or hub.run_once  # with --broker: spool + timers here, the rest by workers
         self.tick = tick
         self.retention_age = retention_age
         self.next_prune: datetime | None = None
@@ -99,7 +105,7 @@ class HubLoop:
         except Exception:  # retention must not stop the hub; it is tried again tomorrow
             log.exception("retention run failed")
         with self.lock:
-            summary = self.hub.run_once()
+            summary = self.round()
         self.status.runs += 1
         self.status.last_run = datetime.now(UTC)
         self.status.last_error = "; ".join(summary.errors[:3]) or None
@@ -138,11 +144,15 @@ def serve(
     security: WebSecurity | None = None,
     certfile: Path | None = None,
     keyfile: Path | None = None,
+    broker: str | None = None,
 ) -> int:
     """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code. With `certfile` (and
     `keyfile`) the server speaks TLS only, and `security.tls` turns HSTS on."""
     security = security or WebSecurity()
-    loop = HubLoop(hub, tick=tick, retention_age=security.retention)
+    from medcom_bridge.hub.worker import BrokerIntake
+
+    round_ = BrokerIntake(hub, broker).run_once if broker else None
+    loop = HubLoop(hub, tick=tick, retention_age=security.retention, round_=round_)
     app = create_app(
         hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body, security=security
     )
@@ -197,6 +207,7 @@ def serve_command(
     allowed_hosts: list[str] | None = None,
     certfile: Path | None = None,
     keyfile: Path | None = None,
+    broker: str | None = None,
 ) -> int:
     """The CLI's `serve`: 2 for an unusable register, database URL, settings file or TLS files, 1 if the hub
     or server failed."""
@@ -224,7 +235,7 @@ def serve_command(
         echo(f"--config: {exc}", err=True)
         return 2
     try:
-        hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True)
+        hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True, broker=broker)
     except HubBusy as exc:
         echo(f"hub: {exc}", err=True)
         return 2
@@ -258,4 +269,5 @@ def serve_command(
         security=security,
         certfile=certfile,
         keyfile=keyfile,
+        broker=broker,
     )
