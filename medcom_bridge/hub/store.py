@@ -258,8 +258,10 @@ class Store:
         ids: Callable[[], str] = new_id,
         blobs: BlobStore | None = None,
         outbox: bool = False,
+        inline_max: int = INLINE_PAYLOAD_MAX,
     ) -> None:
         self.engine = engine
+        self.inline_max = inline_max
         self._ids = ids
         self.blobs = blobs
         self.outbox = outbox
@@ -285,7 +287,7 @@ class Store:
     def transaction(self) -> Iterator[Tx]:
         """One unit of work: commits on normal exit, rolls back on any exception."""
         with self.engine.begin() as conn:
-            tx = Tx(conn, self._ids, self.blobs, outbox=self.outbox)
+            tx = Tx(conn, self._ids, self.blobs, outbox=self.outbox, inline_max=self.inline_max)
             yield tx
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
             if self.blobs is not None:
@@ -455,7 +457,9 @@ class Tx:
         blobs: BlobStore | None = None,
         *,
         outbox: bool = False,
+        inline_max: int = INLINE_PAYLOAD_MAX,
     ) -> None:
+        self._inline_max = inline_max
         self.conn = conn
         self._ids = ids
         self._blobs = blobs
@@ -635,7 +639,7 @@ class Tx:
         digest = sha256(data)
         if digest in self._payloads:
             return digest
-        if self._blobs is not None and len(data) >= INLINE_PAYLOAD_MAX:
+        if self._blobs is not None and len(data) >= self._inline_max:
             self._blobs.put(data)
             row_data: bytes | None = None
         else:

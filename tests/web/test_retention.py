@@ -37,7 +37,8 @@ def store_hub(
     """A hub on SQLite whose payloads are in the blob store (as `serve` has it) or in the database rows."""
     spool = tmp_path / "spool"
     blobs = BlobStore(spool / BLOB_FOLDER) if request.param == "blobs" else None
-    store = Store(make_engine(f"sqlite:///{tmp_path / 'hub.sqlite'}"), blobs=blobs)
+    # inline_max=0: every payload in the blob store, however small (the default keeps small ones in their row)
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'hub.sqlite'}"), blobs=blobs, inline_max=0)
     from medcom_bridge.hub.store import migrate
 
     migrate(store.engine)
@@ -196,6 +197,7 @@ def test_prune_command(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     clock = ManualClock(START)
     hub = build_hub(spool, SOR, edi, None, clock)
+    hub.store.inline_max = 0  # every payload in the blob store, however small
     taken = hub.ingest(envelope(letter(str(uuid.uuid4()))), "5790001382445", name="x.xml")
     assert taken.flow_id is not None
     hub.run_once()
