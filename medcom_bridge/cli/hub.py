@@ -119,6 +119,25 @@ def intake_for_workers(hub: Hub, broker: str) -> Summary:
     return total
 
 
+def build_hub_or_exit(*args: Any, **kwargs: Any) -> Hub:
+    """`wiring.build_hub`, or one line and the exit code: 2 for an unusable register or a busy SQLite
+    database, 1 when the store cannot be opened (the hub itself failed)."""
+    from medcom_bridge.hub.wiring import HubBusy, build_hub
+    from medcom_bridge.shell.register import RegisterLoadError
+
+    try:
+        return build_hub(*args, **kwargs)
+    except RegisterLoadError as exc:
+        typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except HubBusy as exc:
+        typer.echo(f"hub: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:  # the store could not be opened: the hub itself failed
+        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
 def worker(
     spool: Annotated[
         Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
@@ -138,9 +157,7 @@ def worker(
     ] = None,
 ) -> None:
     """Do the hub's steps from the broker until SIGTERM (finishes or hands back what it holds; exit 0)."""
-    from medcom_bridge.hub.wiring import HubBusy, build_hub
     from medcom_bridge.hub.worker import Worker, stopping_on_signals
-    from medcom_bridge.shell.register import RegisterLoadError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)  # one line per socket event otherwise
@@ -152,19 +169,9 @@ def worker(
     except ValueError as exc:
         typer.echo(f"--now: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    try:
-        hub = build_hub(
-            spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
-        )
-    except RegisterLoadError as exc:
-        typer.echo(f"register: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except HubBusy as exc:
-        typer.echo(f"hub: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except Exception as exc:  # the store could not be opened: the hub itself failed
-        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    hub = build_hub_or_exit(
+        spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
+    )
     runner = Worker(hub, broker)
     try:
         with stopping_on_signals(runner):
@@ -227,8 +234,6 @@ def process(
 ) -> None:
     """Handle everything waiting in the spool, fire due timers, deliver, and exit when idle. With --broker:
     take the spool and fire timers here, and publish the resulting work for `medcom-bridge worker`."""
-    from medcom_bridge.hub.wiring import HubBusy, build_hub
-    from medcom_bridge.shell.register import RegisterLoadError
 
     try:
         clock = make_clock(now, advance)
@@ -238,26 +243,16 @@ def process(
     from medcom_bridge.web.serve import scrubbed_logging
 
     scrubbed_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
-    try:
-        hub = build_hub(
-            spool,
-            sor,
-            edi,
-            db,
-            clock,
-            referral_hubs=referral_hub or (),
-            exclusive=True,
-            broker=broker,
-        )
-    except RegisterLoadError as exc:
-        typer.echo(f"register: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except HubBusy as exc:
-        typer.echo(f"hub: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    except Exception as exc:  # the store could not be opened: the hub itself failed
-        typer.echo(f"hub: cannot open the store: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    hub = build_hub_or_exit(
+        spool,
+        sor,
+        edi,
+        db,
+        clock,
+        referral_hubs=referral_hub or (),
+        exclusive=True,
+        broker=broker,
+    )
     try:
         summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
     except Exception as exc:  # a database or file-system failure: report it, never a traceback

@@ -20,7 +20,7 @@ from medcom_bridge.hub.queries import (
 )
 from medcom_bridge.hub.service import Monthly, PayloadGone
 from medcom_bridge.security.audit import Action, Outcome
-from medcom_bridge.security.principals import Principal, can_see_flow, visible_organisations
+from medcom_bridge.security.principals import Principal, visible_organisations
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS, Context
 from medcom_bridge.web.guard import caller
 from medcom_bridge.web.intake import (
@@ -120,18 +120,7 @@ FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "The caller's
 def api_router(ctx: Context) -> APIRouter:
     router = APIRouter(tags=["hub"], responses=UNAUTHORISED)
 
-    def visible(request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
-        """Whether `principal` may see the flow; a hidden one is audited as denied and answered 404 as if
-        it did not exist (an organisation must not learn that another's flow exists)."""
-        row = ctx.service.flow_row(flow_id)
-        if row is None:
-            return False
-        if can_see_flow(principal, row.sender_gln, row.receiver_gln):
-            return True
-        ctx.audit.write(
-            request, principal, action, outcome=Outcome.DENIED, object_type="flow", object_id=flow_id
-        )
-        return False
+    visible = ctx.visible
 
     @router.post(
         "/envelopes",

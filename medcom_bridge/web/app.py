@@ -27,7 +27,9 @@ from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.service import HubService
 from medcom_bridge.hub.spool import Spool
 from medcom_bridge.hub.store import Store, StoreUnavailable
+from medcom_bridge.security.audit import Action, Outcome
 from medcom_bridge.security.oidc import OidcVerifier
+from medcom_bridge.security.principals import Principal, can_see_flow
 from medcom_bridge.web.auth import UNAUTHORISED_HEADERS, Authenticator
 from medcom_bridge.web.docs_offline import docs_csp_overrides, mount_offline_docs
 from medcom_bridge.web.guard import Audit, EndedSessions, Gate
@@ -70,6 +72,19 @@ class Context:
     """Set after an HTTP intake so the loop delivers at once instead of at its next tick."""
     max_body: int = MAX_BODY
     """The largest body `POST /envelopes` accepts; enforced while the body is read."""
+
+    def visible(self, request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
+        """Whether `principal` may see the flow; a hidden one is audited as denied and answered 404 as if
+        it did not exist (an organisation must not learn that another's flow exists)."""
+        row = self.service.flow_row(flow_id)
+        if row is None:
+            return False
+        if can_see_flow(principal, row.sender_gln, row.receiver_gln):
+            return True
+        self.audit.write(
+            request, principal, action, outcome=Outcome.DENIED, object_type="flow", object_id=flow_id
+        )
+        return False
 
 
 def create_app(

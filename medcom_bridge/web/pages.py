@@ -30,8 +30,8 @@ from medcom_bridge.hub.queries import (
     parse_month,
 )
 from medcom_bridge.hub.service import PayloadGone
-from medcom_bridge.security.audit import Action, Outcome
-from medcom_bridge.security.principals import Principal, can_see_flow, sees_all_flows, visible_organisations
+from medcom_bridge.security.audit import Action
+from medcom_bridge.security.principals import Principal, sees_all_flows, visible_organisations
 from medcom_bridge.web.app import Context
 from medcom_bridge.web.guard import caller
 from medcom_bridge.web.hardening import csrf_field
@@ -96,16 +96,7 @@ Caller = Annotated[Principal, Depends(caller)]
 def pages_router(ctx: Context) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def visible(request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
-        row = ctx.service.flow_row(flow_id)
-        if row is None:
-            return False
-        if can_see_flow(principal, row.sender_gln, row.receiver_gln):
-            return True
-        ctx.audit.write(
-            request, principal, action, outcome=Outcome.DENIED, object_type="flow", object_id=flow_id
-        )
-        return False
+    visible = ctx.visible
 
     @router.get("/")
     def root(principal: Caller) -> Response:
