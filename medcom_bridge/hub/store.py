@@ -84,6 +84,13 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def key_digest(namespace: str, value: str) -> str:
+    """What `hub_keys` stores of a key: its SHA-256, never the value. Keys are only ever looked up by their
+    exact value, and a value may be anything a sender wrote (a letter id that is a CPR number, say): the
+    duplicate cache must not become a copy of patient data that outlives the payloads' retention."""
+    return hashlib.sha256(f"{namespace}\x00{value}".encode()).hexdigest()
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -858,7 +865,7 @@ class Tx:
             t.keys,
             ["namespace", "value"],
             namespace=namespace,
-            value=value,
+            value=key_digest(namespace, value),
             flow_id=flow_id,
             message_id=message_id,
             created_at=now,
@@ -884,11 +891,18 @@ class Tx:
             return
         wanted = list(dict.fromkeys(claims))
         rows = [
-            {"namespace": ns, "value": value, "flow_id": flow_id, "message_id": message_id, "created_at": now}
+            {
+                "namespace": ns,
+                "value": key_digest(ns, value),
+                "flow_id": flow_id,
+                "message_id": message_id,
+                "created_at": now,
+            }
             for ns, value in wanted
         ]
         result = self.conn.execute(_claim_statement(self.conn.dialect.name), rows)
-        won = {(ns, value) for ns, value in result}
+        won_digests = {(ns, digest) for ns, digest in result}
+        won = {(ns, value) for ns, value in wanted if (ns, key_digest(ns, value)) in won_digests}
         lost = [key for key in wanted if key not in won and key in contested]
         if lost:
             owners = self.find_keys(lost)
@@ -908,14 +922,17 @@ class Tx:
         if not wanted:
             return {}
         params: dict[str, str] = {}
+        by_digest: dict[tuple[str, str], tuple[str, str]] = {}
         for i, (ns, value) in enumerate(wanted):
-            params[f"k_ns{i}"], params[f"k_v{i}"] = ns, value
+            digest = key_digest(ns, value)
+            params[f"k_ns{i}"], params[f"k_v{i}"] = ns, digest
+            by_digest[(ns, digest)] = (ns, value)
         rows = self.conn.execute(_find_keys_statement(len(wanted)), params)
-        return {(ns, value): flow_id for ns, value, flow_id in rows}
+        return {by_digest[(ns, digest)]: flow_id for ns, digest, flow_id in rows if (ns, digest) in by_digest}
 
     def find_key(self, namespace: str, value: str) -> str | None:
         found: str | None = self.conn.execute(
-            _FIND_KEY, {"k_namespace": namespace, "k_value": value}
+            _FIND_KEY, {"k_namespace": namespace, "k_value": key_digest(namespace, value)}
         ).scalar_one_or_none()
         return found
 
