@@ -108,7 +108,7 @@ class EnvelopeIdentifier:
     """
 
     def identify(self, data: bytes, *, mailbox: str) -> Inbound:
-        reading = _read(data)
+        reading = vans.read(data)
         envelope = reading.envelope
         if envelope is None:
             raise Unreadable(*_first_problem(reading.findings, "vans-structure", "not a VANSEnvelope"))
@@ -158,22 +158,6 @@ class EnvelopeIdentifier:
             receipt_requested=ids.receipt_requested,
             findings=tuple(findings),
         )
-
-
-# No global cache of readings: a long-running hub must not keep whole envelopes alive between steps (issue 9).
-# Each step reads the envelope it works on once and passes what it learnt along.
-_read = vans.read
-
-
-def _unwrap(data: bytes) -> vans.Envelope:
-    """`vans.unwrap` over the cached reading (same result, same `EnvelopeError`)."""
-    reading = _read(data)
-    for finding in reading.findings:
-        if finding.severity == "error":
-            raise vans.EnvelopeError(finding.rule, finding.path, finding.message, reading.envelope)
-    if reading.envelope is None:  # pragma: no cover - read() reports an error whenever it has no envelope
-        raise vans.EnvelopeError("vans-structure", "VANSEnvelope", "not a VANSEnvelope")
-    return reading.envelope
 
 
 def _first_problem(findings: Iterable[Finding], rule: str, message: str) -> tuple[str, str]:
@@ -381,10 +365,10 @@ class HubConverter:
 
         letter = next(p for p in parts if p.inbound.kind in ("xdis91", "dis91"))
         xdis91 = edifact_leg.clinical(
-            edifact_leg.read_twin(letter.inbound.kind, _unwrap(letter.data).payload)
+            edifact_leg.read_twin(letter.inbound.kind, vans.unwrap(letter.data).payload)
         )
         xbin01 = [
-            edifact_leg.binary(edifact_leg.read_twin(p.inbound.kind, _unwrap(p.data).payload))
+            edifact_leg.binary(edifact_leg.read_twin(p.inbound.kind, vans.unwrap(p.data).payload))
             for p in parts
             if p.inbound.kind in ("xbin01", "bin01")
         ]
@@ -428,7 +412,7 @@ class HubConverter:
         from medcom_bridge.fhir.codec import parse
 
         letter = next(p for p in parts if p.inbound.kind == "carecommunication")
-        bundle, _ = parse(_unwrap(letter.data).payload)
+        bundle, _ = parse(vans.unwrap(letter.data).payload)
         if route is Route.FHIR_TO_EDIFACT:
             messages = carecommunication_to_oioxml(bundle, context=context)
             record: CorrelationRecord | None = messages.correlation
@@ -474,7 +458,7 @@ class HubConverter:
         part = next((p for p in parts if p.inbound.kind not in FHIR_KINDS), None)
         if part is None:
             return ConversionOutcome(findings=(error("hub-convert-input", "flow", "no message to convert"),))
-        envelope = _unwrap(part.data)
+        envelope = vans.unwrap(part.data)
         if route is Route.OIOXML_TO_EDIFACT:
             from medcom_bridge.oioxml.codec import parse
 
@@ -546,7 +530,7 @@ class HubConverter:
             if part.inbound.kind not in XCTL_KINDS | edifact_leg.CTL_KINDS:
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not an XCTL; ignored"))
                 continue
-            receipt = edifact_leg.read_twin(part.inbound.kind, _unwrap(part.data).payload)
+            receipt = edifact_leg.read_twin(part.inbound.kind, vans.unwrap(part.data).payload)
             body = edifact_leg.receipt_body(receipt)
             if body is None:
                 ignored.append(information("hub-receipt-kind", part.inbound.kind, "not a receipt; ignored"))
@@ -596,7 +580,7 @@ class HubConverter:
             return ReceiptOutcome(
                 findings=(information("hub-receipt-kind", "receipt", "no Acknowledgement yet"),)
             )
-        ack, _ = parse(_unwrap(acks[-1].data).payload)
+        ack, _ = parse(vans.unwrap(acks[-1].data).payload)
         result = acknowledgement_to_xctl(ack, correlation, context=context)
         written = [
             edifact_leg.Written(o.data, o.kind, o.envelope_id, o.letter_id, o.report) for o in result.outputs
@@ -629,7 +613,7 @@ def _receipt_twin(receipts: Sequence[Part], now: datetime, new_id: IdFactory) ->
     last) goes back as its twin, XCTL0n <-> CTL0n, from the receiver to the sender."""
     part = receipts[-1]
     kind = part.inbound.kind
-    envelope = _unwrap(part.data)
+    envelope = vans.unwrap(part.data)
     if kind in edifact_leg.CTL_KINDS:
         receipt, written = edifact_leg.to_oioxml_message(envelope.payload)
     elif kind in XCTL_KINDS:
@@ -713,7 +697,7 @@ class ReceiptAnswers:
     ) -> Output | None:
         if inbound is not None and inbound.is_receipt:
             return None  # a receipt is never answered with a receipt
-        reading = _read(data)
+        reading = vans.read(data)
         payload = reading.payload
         kind = inbound.kind if inbound is not None else reading.payload_kind
         if inbound is None and reading.envelope is None:
@@ -734,7 +718,7 @@ class ReceiptAnswers:
     def repeat(self, answer: bytes, *, now: datetime, new_id: IdFactory) -> bytes:
         """The same answer in a new VANSEnvelope; a FHIR answer also gets a new Bundle.id and MessageHeader.id
         (§8: "same content ... in a new ack bundle with a new Bundle.id and MH.id"); an XCTL keeps its ids."""
-        envelope = _unwrap(answer)
+        envelope = vans.unwrap(answer)
         payload = envelope.payload
         kind = envelope.payload_kind
         if kind in FHIR_KINDS:

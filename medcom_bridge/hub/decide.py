@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.dedup import Verdict
@@ -131,7 +132,7 @@ def expects_receipt(inbound: Inbound, route: RouteOutcome) -> bool:
     )
 
 
-class ReceiptPath:
+class ReceiptPath(StrEnum):
     """Where a receipt goes, before any aggregation."""
 
     ORPHAN = "orphan"
@@ -149,7 +150,7 @@ _NOT_YET_DELIVERED = frozenset(
 )
 
 
-def receipt_path(flow: Flow | None) -> str:
+def receipt_path(flow: Flow | None) -> ReceiptPath:
     if flow is None or flow.state in _NOT_YET_DELIVERED:
         return ReceiptPath.ORPHAN
     if flow.state is State.COMPLETED and flow.route in TWIN_ROUTES:

@@ -132,7 +132,7 @@ def fire_due_timers(store: Store, now: datetime, *, limit: int = 1000) -> list[F
     """Fire every timer due at `now`, each in its own transaction, and say what happened to each (the
     actions are not carried out: for tests and tools that look at the state machine alone)."""
     with store.transaction() as tx:
-        due = tx.due_timers(now, limit=limit)
+        due = tx.claim_due_timers(now, limit=limit)
     fired: list[Fired] = []
     for timer in due:
         with store.transaction() as tx:

@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
 
 from medcom_bridge.hub import decide
 from medcom_bridge.hub.causes import RejectCause
@@ -83,7 +82,6 @@ INGEST_ATTEMPTS = 4
 MAX_BATCHES = 10_000
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
-_T = TypeVar("_T")
 
 #: Files, conversions, deliveries or timers per transaction (group commit). Each commit with
 #: `synchronous=FULL` costs an fsync, so the durable cost is shared by the batch; a larger batch mostly adds
@@ -801,11 +799,6 @@ def _lock_name(file: SpoolFile) -> str:
     database, not per schema; machines that mount the shared spool at different paths do not share this
     lock, and then the intake key's claim alone keeps the file from being taken twice.)"""
     return f"spool:{file.path}"
-
-
-def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _pair_key(inbound: Inbound, object_id: str) -> str:

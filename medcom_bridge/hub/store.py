@@ -396,8 +396,8 @@ _CANCEL_TIMER = (
     )
     .values(status="cancelled", done_at=bindparam("v_done_at"))
 )
-_INSERT_IGNORE: dict[tuple[str, str, bool], Any] = {}
-_CLAIM: dict[str, Any] = {}
+_INSERT_IGNORE: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_KEY_COLUMNS = ["namespace", "value"]
 _FIND_KEYS: dict[int, Any] = {}
 
 
@@ -416,26 +416,11 @@ def _find_keys_statement(n: int) -> Any:
     return statement
 
 
-def _claim_statement(dialect: str) -> Any:
-    """INSERT INTO hub_keys ... ON CONFLICT DO NOTHING RETURNING namespace, value: built once per dialect;
-    executed with many rows it becomes one multi-row INSERT whose RETURNING names exactly the keys won."""
-    statement = _CLAIM.get(dialect)
-    if statement is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-        statement = (
-            dialect_insert(t.keys)
-            .on_conflict_do_nothing(index_elements=["namespace", "value"])
-            .returning(t.keys.c.namespace, t.keys.c.value)
-        )
-        _CLAIM[dialect] = statement
-    return statement
-
-
-def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], returning: bool) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING [RETURNING], built once per dialect, table and form."""
+def _insert_ignore_statement(
+    dialect: str, table: Table, conflict: list[str], returning: tuple[str, ...]
+) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING `returning`: built once per dialect, table and form. With many
+    rows it becomes one multi-row INSERT whose RETURNING names exactly the rows this call inserted."""
     statement = _INSERT_IGNORE.get((dialect, table.name, returning))
     if statement is None:
         if dialect == "postgresql":
@@ -448,8 +433,7 @@ def _insert_ignore_statement(dialect: str, table: Table, conflict: list[str], re
             statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             raise NotImplementedError(f"database {dialect!r} is not supported")
-        if returning:
-            statement = statement.returning(table.c[conflict[0]])
+        statement = statement.returning(*(table.c[name] for name in returning))
         _INSERT_IGNORE[(dialect, table.name, returning)] = statement
     return statement
 
@@ -837,16 +821,6 @@ class Tx:
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         return bool(self.conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 
-    def pending_outputs(self, *, limit: int = 1000) -> list[StoredMessage]:
-        """Outbound messages not yet delivered, oldest first (the delivery step's work list)."""
-        rows = self.conn.execute(
-            select(t.messages)
-            .where(t.messages.c.direction == "out", t.messages.c.delivered_at.is_(None))
-            .order_by(t.messages.c.created_at, t.messages.c.id)
-            .limit(limit)
-        ).mappings()
-        return [_message(r) for r in rows]
-
     def mark_delivered(self, message_id: str, now: datetime, file_name: str | None = None) -> None:
         values: dict[str, Any] = {"delivered_at": now}
         if file_name is not None:
@@ -857,24 +831,6 @@ class Tx:
         self._update_cached(message_id, **{**values, "delivered_at": utc(now)})
 
     # -- keys: dedup (reliable messaging), pairing, intake idempotency ------------------------------------
-    def claim_key(
-        self, namespace: str, value: str, flow_id: str, now: datetime, message_id: str | None = None
-    ) -> str | None:
-        """Record that (namespace, value) belongs to `flow_id`; returns the other flow that claimed it first, if any."""
-        inserted = self._insert_ignore(
-            t.keys,
-            ["namespace", "value"],
-            namespace=namespace,
-            value=key_digest(namespace, value),
-            flow_id=flow_id,
-            message_id=message_id,
-            created_at=now,
-        )
-        if inserted:  # RETURNING said the row is ours: no second statement to ask who owns it
-            return None
-        owner = self.find_key(namespace, value)
-        return None if owner == flow_id else owner
-
     def claim_keys(
         self,
         claims: list[tuple[str, str]],
@@ -900,7 +856,10 @@ class Tx:
             }
             for ns, value in wanted
         ]
-        result = self.conn.execute(_claim_statement(self.conn.dialect.name), rows)
+        statement = _insert_ignore_statement(
+            self.conn.dialect.name, t.keys, _KEY_COLUMNS, tuple(_KEY_COLUMNS)
+        )
+        result = self.conn.execute(statement, rows)
         won_digests = {(ns, digest) for ns, digest in result}
         won = {(ns, value) for ns, value in wanted if (ns, key_digest(ns, value)) in won_digests}
         lost = [key for key in wanted if key not in won and key in contested]
@@ -914,7 +873,7 @@ class Tx:
     def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no aborted transaction on a race, and
         True exactly when this call inserted the row."""
-        statement = _insert_ignore_statement(self.conn.dialect.name, table, conflict, True)
+        statement = _insert_ignore_statement(self.conn.dialect.name, table, conflict, (conflict[0],))
         return self.conn.execute(statement, values).first() is not None
 
     def find_keys(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -1001,15 +960,6 @@ class Tx:
             )
         )
         return {Timer(kind): utc(due) for kind, due in rows}
-
-    def due_timers(self, now: datetime, *, limit: int = 1000) -> list[DueTimer]:
-        rows = self.conn.execute(
-            select(t.timers.c.id, t.timers.c.flow_id, t.timers.c.kind, t.timers.c.due_at)
-            .where(t.timers.c.status == "pending", t.timers.c.due_at <= now)
-            .order_by(t.timers.c.due_at, t.timers.c.id)
-            .limit(limit)
-        )
-        return [DueTimer(id, flow_id, Timer(kind), utc(due)) for id, flow_id, kind, due in rows]
 
     def claim_timer(self, timer: DueTimer, now: datetime) -> bool:
         """Take a due timer for firing; False when another worker fired or cancelled it meanwhile."""

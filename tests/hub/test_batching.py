@@ -149,7 +149,7 @@ def test_a_crash_before_the_delivery_commit_delivers_the_same_files_again_as_a_n
     summary = hub.run_once()
     assert summary.delivered == 4 and len(inbox(spool, B)) == 4  # the same bytes again: nothing doubled
     with store.transaction() as tx:
-        assert tx.pending_outputs() == []
+        assert tx.claim_pending_outputs(limit=100, max_bytes=1 << 30) == []
 
 
 def test_conversions_of_a_batch_commit_together(spool: Spool, store: Store, clock: ManualClock) -> None:

@@ -16,6 +16,7 @@ from medcom_bridge.hub.engine import fire_due_timers, transition
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, Step
 from medcom_bridge.hub.flow import Action, Event, ImpossibleTransition, Route, State, Timer
 from medcom_bridge.hub.store import (
+    ClaimLost,
     Correlation,
     FlowInfo,
     Note,
@@ -198,9 +199,9 @@ def test_pending_outputs_until_delivered(store: Store, clock: ManualClock) -> No
             flow_id, direction="in", role="letter", payload_sha256=digest, now=clock.now()
         )
         out = tx.add_message(flow_id, direction="out", role="letter", payload_sha256=digest, now=clock.now())
-        assert [m.id for m in tx.pending_outputs()] == [out]
+        assert [m.id for m in tx.claim_pending_outputs(limit=10, max_bytes=1 << 20)] == [out]
         tx.mark_delivered(out, clock.now(), file_name="abc.xml")
-        assert tx.pending_outputs() == []
+        assert tx.claim_pending_outputs(limit=10, max_bytes=1 << 20) == []
         stored = {m.id: m for m in tx.messages(flow_id)}
     assert stored[out].delivered_at == clock.now() and stored[out].file_name == "abc.xml"
     assert stored[inbound].delivered_at is None
@@ -211,10 +212,16 @@ def test_pending_outputs_until_delivered(store: Store, clock: ManualClock) -> No
 def test_keys_belong_to_the_first_flow(store: Store, clock: ManualClock) -> None:
     a, b = new_flow(store, clock), new_flow(store, clock)
     with store.transaction() as tx:
-        assert tx.claim_key("oioxml-letter", "XBf0SM4TxFovQF", a, clock.now()) is None
-        assert tx.claim_key("oioxml-letter", "XBf0SM4TxFovQF", b, clock.now()) == a
-        assert tx.claim_key("fhir-letter", "XBf0SM4TxFovQF", b, clock.now()) is None
-        assert tx.find_key("oioxml-letter", "XBf0SM4TxFovQF") == a
+        key = ("oioxml-letter", "XBf0SM4TxFovQF")
+        tx.claim_keys([key], a, clock.now(), contested={key})
+        with pytest.raises(ClaimLost) as lost:
+            tx.claim_keys([key], b, clock.now(), contested={key})
+        assert lost.value.owner == a
+        tx.claim_keys([key], b, clock.now())  # not contested: the first owner keeps it, silently
+        tx.claim_keys(
+            [("fhir-letter", "XBf0SM4TxFovQF")], b, clock.now(), contested={("fhir-letter", "XBf0SM4TxFovQF")}
+        )
+        assert tx.find_key(*key) == a and tx.find_key("fhir-letter", "XBf0SM4TxFovQF") == b
         assert tx.find_key("oioxml-letter", "other") is None
 
 
