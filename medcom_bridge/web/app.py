@@ -73,6 +73,15 @@ class Context:
     max_body: int = MAX_BODY
     """The largest body `POST /envelopes` accepts; enforced while the body is read."""
 
+    def party_name(self, gln: str | None) -> str | None:
+        """The register's name for a location number (None when unknown or without a hub's register):
+        shown beside every GLN, since operators know their partners by name."""
+        if not gln or self.hub is None:
+            return None
+        directory = getattr(self.hub.converter, "directory", None)
+        party = directory.party(gln) if directory is not None else None
+        return party.name if party is not None else None
+
     def visible(self, request: Request, principal: Principal, flow_id: str, action: Action) -> bool:
         """Whether `principal` may see the flow; a hidden one is audited as denied and answered 404 as if
         it did not exist (an organisation must not learn that another's flow exists)."""
