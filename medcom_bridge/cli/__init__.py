@@ -259,6 +259,10 @@ from medcom_bridge.cli.prune import prune as _prune  # noqa: E402
 from medcom_bridge.cli.token import token_app  # noqa: E402
 
 app.add_typer(token_app, name="token")
+
+from medcom_bridge.cli.alerts import alerts_app  # noqa: E402
+
+app.add_typer(alerts_app, name="alerts")
 app.command("prune")(_prune)
 
 

@@ -169,6 +169,44 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Alert incidents (issue 12, `hub.alerts`): one row per episode of a condition. `open_key` is the condition's
+#: key while the incident is open and NULL once resolved, so its unique constraint allows one open incident per
+#: key however many processes evaluate at once (they insert-or-ignore), and any number of resolved ones.
+incidents = Table(
+    "hub_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False, index=True),
+    Column("open_key", String(160), unique=True),
+    Column("rule", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("summary", String(512), nullable=False),  # counts, GLNs, party and state names: no patient data
+    Column("opened_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("open_notified", Boolean, nullable=False, default=False),
+    Column("resolve_notified", Boolean, nullable=False, default=False),
+)
+
+#: The notices of incidents (an outbox): one row per incident, change (opened/resolved) and channel, written
+#: with the change; a process claims a row by moving `next_at` forward (a lease), sends it outside any
+#: transaction and marks it sent, or leaves it for a later round with a backoff.
+incident_notices = Table(
+    "hub_incident_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("hub_incidents.id"), nullable=False),
+    Column("change", String(8), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("error", String(200)),  # the error's kind and status (masked), never a response body
+    UniqueConstraint("incident_id", "change", "channel"),
+    Index("ix_hub_incident_notices_due", "sent_at", "next_at"),
+)
+
 # API tokens and the audit log (issue 11): defined beside their rules in `medcom_bridge.security.schema`.
 from medcom_bridge.security.schema import add_tables  # noqa: E402  (needs `metadata` above)
 

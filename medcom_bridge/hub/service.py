@@ -16,6 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from medcom_bridge.hub import retention, stats
+from medcom_bridge.hub.alerts import facts as alert_facts
+from medcom_bridge.hub.alerts import ledger
+from medcom_bridge.hub.alerts.config import Rules
+from medcom_bridge.hub.alerts.incidents import Incident, Step
+from medcom_bridge.hub.alerts.rules import Condition, Facts, Rule
 from medcom_bridge.hub.broker import probe
 from medcom_bridge.hub.events import TraceEvent
 from medcom_bridge.hub.flow import State
@@ -165,3 +170,40 @@ class HubService:
         except SQLAlchemyError as exc:
             return type(exc).__name__
         return None
+
+    # -- alerts (issue 12) ------------------------------------------------------------------------------------
+    def alert_facts(self, rules: Rules, now: datetime) -> Facts:
+        """The database's part of an alert evaluation (counts only), in one read transaction."""
+        with self.store.transaction() as tx:
+            return alert_facts.gather(tx.conn, rules, now)
+
+    def record_incidents(
+        self,
+        firing: dict[str, Condition],
+        now: datetime,
+        evaluated: frozenset[Rule],
+        channels: tuple[str, ...],
+    ) -> Step | None:
+        """Open, update and resolve incidents with their notices (None: another process records this round)."""
+        return self.store.run(lambda tx: ledger.record(tx, firing, now, evaluated, channels), attempts=3)
+
+    def open_incidents(self) -> list[Incident]:
+        with self.store.transaction() as tx:
+            return list(ledger.open_incidents(tx.conn).values())
+
+    def incidents(self, *, limit: int = 50) -> list[Incident]:
+        """Open incidents (oldest first), then the most recently resolved: for the overview and /incidents."""
+        with self.store.transaction() as tx:
+            return ledger.recent(tx.conn, limit=limit)
+
+    def claim_notices(self, now: datetime) -> list[ledger.PendingNotice]:
+        with self.store.transaction() as tx:
+            return ledger.claim_notices(tx, now)
+
+    def finish_notice(self, notice: ledger.PendingNotice, now: datetime, error: str | None) -> None:
+        with self.store.transaction() as tx:
+            ledger.finish_notice(tx, notice, now, error)
+
+    def drop_notice(self, notice: ledger.PendingNotice, now: datetime) -> None:
+        with self.store.transaction() as tx:
+            ledger.drop_notice(tx, notice, now)

@@ -111,6 +111,7 @@ def create_app(
     127.0.0.1 without TLS or OIDC and with a session secret of this process."""
     from medcom_bridge.web.api import api_router
     from medcom_bridge.web.audit_api import audit_router
+    from medcom_bridge.web.incidents_api import incidents_router
     from medcom_bridge.web.login import login_router
     from medcom_bridge.web.pages import pages_router
 
@@ -164,6 +165,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_refusal)
     app.include_router(api_router(ctx))
     app.include_router(audit_router(ctx))
+    app.include_router(incidents_router(ctx))
     app.include_router(login_router(ctx))
     app.include_router(pages_router(ctx))
     mount_offline_docs(app)  # behind the gate like every route (RULES)

@@ -41,6 +41,7 @@ RULES: Mapping[RouteKey, Access] = MappingProxyType(
         ("GET", "/flows/{flow_id}/messages/{message_id}"): Access.AUTHENTICATED,
         ("GET", "/stats/monthly"): Access.OPERATIONS,
         ("GET", "/audit"): Access.ADMIN,
+        ("GET", "/incidents"): Access.OPERATIONS,  # alert incidents: counts, GLNs, state names
         # API documentation: no patient data, but not for the whole network either.
         ("GET", "/openapi.json"): Access.AUTHENTICATED,
         ("GET", "/docs"): Access.AUTHENTICATED,

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lxml.etree import LxmlError
 
+from medcom_bridge import localtime
 from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
 from medcom_bridge.hub.events import Place
 from medcom_bridge.hub.flow import Event, Route, State
@@ -69,6 +70,7 @@ _env.globals.update(
     RENDERABLE=RENDERABLE,
     SIDES=[(side, [p.value for p in places]) for side, places in SIDES],
 )
+_env.globals.setdefault("shown", localtime.shown)  # Copenhagen times (the incidents list on the overview)
 
 
 def page(
@@ -119,6 +121,7 @@ def pages_router(ctx: Context) -> APIRouter:
             skipped=ctx.spool.skipped(now) if ctx.spool is not None else [],
             loop=ctx.loop,
             total=sum(view.states.values()),
+            incidents=ctx.service.incidents(limit=20),
         )
 
     @router.get("/ui/flows")

@@ -19,6 +19,7 @@ from types import FrameType
 import uvicorn
 
 from medcom_bridge.hub import retention
+from medcom_bridge.hub.alerts.config import AlertConfig
 from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.privacy import ScrubLogFilter, scrub
 from medcom_bridge.web.app import LoopStatus, create_app
@@ -134,6 +135,44 @@ class HubLoop:
             self.status.running = False
 
 
+class AlertLoop:
+    """`[alerts]`: one alert round every `interval` in its own thread, so that a slow webhook or mail server
+    never delays the hub loop; a failing round is logged and the next one runs as planned."""
+
+    def __init__(self, hub: Hub, config: AlertConfig, status: LoopStatus) -> None:
+        from medcom_bridge.hub.alerts.watch import Alerter, names_of
+        from medcom_bridge.hub.service import HubService
+
+        started = datetime.now(UTC)
+        self.interval = config.interval.total_seconds()
+        self.alerter = Alerter(
+            HubService(hub.store),
+            config,
+            hub.clock,
+            spool=hub.spool,
+            # Before the first run ends, the loop counts as last seen at start: a first run that hangs alerts.
+            loop_last_run=lambda: status.last_run or started,
+            names=names_of(getattr(hub.converter, "directory", None)),
+        )
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.alerter.check()
+            except Exception:  # never fatal: alerting is tried again next interval
+                log.exception("alert round failed")
+            self.stop.wait(self.interval)
+
+
 def serve(
     hub: Hub,
     *,
@@ -179,10 +218,15 @@ def serve(
         loop.wake.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    alerts = AlertLoop(hub, security.alerts, loop.status) if security.alerts is not None else None
     loop.start()
+    if alerts is not None:
+        alerts.start()
     try:
         server.run()
     finally:
+        if alerts is not None:
+            alerts.shutdown()
         stopped = loop.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

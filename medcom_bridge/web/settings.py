@@ -23,6 +23,9 @@ name_claim = "preferred_username"
 mcb-admin = "admin"
 mcb-desk = "operator"
 mcb-org = "organisation"
+
+[alerts]                                   # optional: incident alerts by webhook and e-mail (docs/alerts.md)
+interval = "1m"
 ```
 
 A missing file, an unknown key or a bad value is a `SettingsError` naming the key and what is expected.
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from medcom_bridge.hub import retention
+from medcom_bridge.hub.alerts import config as alerts_config
 from medcom_bridge.security.oidc import OidcConfig
 from medcom_bridge.security.principals import Role
 from medcom_bridge.web.hardening import default_allowed_hosts
@@ -59,6 +63,8 @@ class WebSecurity:
     retention: retention.Age = retention.DEFAULT
     observer: str = "medcom-bridge hub"
     """How the hub names itself as the audit source (BALP `source.observer`)."""
+    alerts: alerts_config.AlertConfig | None = None
+    """The `[alerts]` section (`hub.alerts.config`); None: no alerting."""
 
 
 _KEYS = {
@@ -74,6 +80,7 @@ _KEYS = {
         "name_claim",
         "roles",
     },
+    "alerts": set(),  # checked key by key in `hub.alerts.config`
 }
 
 
@@ -98,7 +105,7 @@ def load(
         if section not in _KEYS or not isinstance(value, dict):
             raise SettingsError(f"{where}: unknown section [{section}]; expected {', '.join(_KEYS)}")
         unknown = set(value) - _KEYS[section]
-        if unknown:
+        if unknown and section != "alerts":
             raise SettingsError(
                 f"{where}: [{section}] has unknown key(s) {', '.join(sorted(unknown))}; "
                 f"expected {', '.join(sorted(_KEYS[section]))}"
@@ -112,12 +119,19 @@ def load(
             age = retention.parse_age(str(data["retention"]["payloads"]))
         except retention.BadAge as exc:
             raise SettingsError(f"{where}: retention.payloads: {exc}") from None
+    alerts = None
+    if "alerts" in data:
+        try:
+            alerts = alerts_config.parse(data["alerts"])
+        except alerts_config.AlertSettingsError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
     return WebSecurity(
         secret=secret,
         allowed_hosts=tuple(default_allowed_hosts(bind_host, [*hosts, *extra_hosts])),
         tls=tls,
         oidc=_oidc(where, data["oidc"]) if "oidc" in data else None,
         retention=age,
+        alerts=alerts,
     )
 
 
