@@ -79,7 +79,10 @@ def test_no_alerts_section_no_alerting_and_an_empty_one_has_every_rule(tmp_path:
         ("[alerts.rules]\nmissing_receipts = 'yes'\n", "alerts.rules.missing_receipts"),
         ("[alerts.rules]\nnegative_rate = { threshold = 5 }\n", "alerts.rules.negative_rate.threshold"),
         ("[alerts.rules]\nnegative_rate = { min_letters = 0 }\n", "alerts.rules.negative_rate.min_letters"),
-        ("[alerts.rules]\nnegative_rate = { rate = 0.1 }\n", "alerts.rules.negative_rate: unknown key(s) rate"),
+        (
+            "[alerts.rules]\nnegative_rate = { rate = 0.1 }\n",
+            "alerts.rules.negative_rate: unknown key(s) rate",
+        ),
         ("[alerts.rules]\nquarantine_growth = { above = -1 }\n", "alerts.rules.quarantine_growth.above"),
         ("[alerts.rules]\nheartbeat = '0m'\n", "alerts.rules.heartbeat"),
         ("[[alerts.webhook]]\nheaders = {}\n", "alerts.webhook[0].url"),
@@ -88,9 +91,18 @@ def test_no_alerts_section_no_alerting_and_an_empty_one_has_every_rule(tmp_path:
         ("[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\n", "alerts.smtp.to"),
         ("[alerts.smtp]\nhost = 'h'\nfrom = 'nobody'\nto = ['a@b']\n", "alerts.smtp.from"),
         ("[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nport = 'x'\n", "alerts.smtp.port"),
-        ("[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nusername = 'u'\n", "username and password_file"),
-        ("[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nusername = 'u'\npassword_file = '/nonexistent/pw'\n", "alerts.smtp.password_file"),
-        ("[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nsmarthost = 'x'\n", "alerts.smtp: unknown key(s) smarthost"),
+        (
+            "[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nusername = 'u'\n",
+            "username and password_file",
+        ),
+        (
+            "[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nusername = 'u'\npassword_file = '/nonexistent/pw'\n",
+            "alerts.smtp.password_file",
+        ),
+        (
+            "[alerts.smtp]\nhost = 'h'\nfrom = 'a@b'\nto = ['a@b']\nsmarthost = 'x'\n",
+            "alerts.smtp: unknown key(s) smarthost",
+        ),
     ],
 )
 def test_a_bad_key_is_named(tmp_path: Path, text: str, named: str) -> None:

@@ -14,7 +14,9 @@ from medcom_bridge.hub.alerts.rules import Condition, Rule
 from tests.hub.alerts.servers import free_port, smtp_server, webhook_server
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-CONDITION = Condition(Rule.NEGATIVE_RATE, "5790000123456", "5790000123456 answered 7 of 40 letters negatively")
+CONDITION = Condition(
+    Rule.NEGATIVE_RATE, "5790000123456", "5790000123456 answered 7 of 40 letters negatively"
+)
 OPENED = IncidentEvent(Change.OPENED, Incident.of(CONDITION, T0))
 NOTICE = notice(OPENED)
 NO_WAIT = {"sleep": lambda _s: None}
@@ -53,7 +55,9 @@ def test_webhook_4xx_is_not_retried_within_the_round() -> None:
 
 
 def test_unreachable_webhook_is_an_error_not_an_exception() -> None:
-    config = AlertConfig(webhooks=(Webhook(f"http://127.0.0.1:{free_port()}/x", timeout=timedelta(seconds=2)),))
+    config = AlertConfig(
+        webhooks=(Webhook(f"http://127.0.0.1:{free_port()}/x", timeout=timedelta(seconds=2)),)
+    )
     error = send(config, config.channels[0], NOTICE, **NO_WAIT)
     assert error is not None and error.startswith("webhook 127.0.0.1: ConnectError")
 
@@ -81,7 +85,12 @@ def test_mail_login_and_a_temporary_refusal_is_retried() -> None:
     with smtp_server(password="pw") as box:
         box.refuse.append("451 4.3.0 try again later")
         smtp = Smtp(
-            "127.0.0.1", "hub@hospital.example", ("a@hospital.example",), port=box.port, username="hub", password="pw"
+            "127.0.0.1",
+            "hub@hospital.example",
+            ("a@hospital.example",),
+            port=box.port,
+            username="hub",
+            password="pw",
         )
         assert send(AlertConfig(smtp=smtp), "smtp", NOTICE, **NO_WAIT) is None
     assert len(box.messages) == 1 and box.logins == ["hub", "hub"]  # one login per attempt
@@ -90,7 +99,14 @@ def test_mail_login_and_a_temporary_refusal_is_retried() -> None:
 def test_mail_permanent_refusal_is_an_error() -> None:
     with smtp_server(password="pw") as box:
         box.refuse.append("554 5.7.1 no")
-        smtp = Smtp("127.0.0.1", "hub@hospital.example", ("a@b.example",), port=box.port, username="hub", password="pw")
+        smtp = Smtp(
+            "127.0.0.1",
+            "hub@hospital.example",
+            ("a@b.example",),
+            port=box.port,
+            username="hub",
+            password="pw",
+        )
         assert send(AlertConfig(smtp=smtp), "smtp", NOTICE, **NO_WAIT) == "smtp 127.0.0.1: SMTPDataError 554"
     assert box.messages == []
 

@@ -18,7 +18,9 @@ B = Condition(Rule.HEARTBEAT, "files", "the hub is not taking files")
 def test_open_then_suppress_then_resolve() -> None:
     first = step({}, {A.key: A}, T0)
     assert [(e.change, e.incident.key) for e in first.events] == [(Change.OPENED, A.key)]
-    again = step(first.open, {A.key: Condition(A.rule, A.subject, "3 flow(s) ...")}, T0 + timedelta(minutes=1))
+    again = step(
+        first.open, {A.key: Condition(A.rule, A.subject, "3 flow(s) ...")}, T0 + timedelta(minutes=1)
+    )
     assert again.events == () and again.open[A.key].summary == "3 flow(s) ..."
     assert again.open[A.key].opened_at == T0 and again.open[A.key].last_seen == T0 + timedelta(minutes=1)
     done = step(again.open, {}, T0 + timedelta(minutes=2))
@@ -58,7 +60,9 @@ def test_each_episode_opens_once_and_resolves_once(rounds: list[set[int]]) -> No
     for condition in KEYS:
         key = condition.key
         episodes = sum(
-            1 for n, chosen in enumerate(rounds) if KEYS.index(condition) in chosen and (n == 0 or KEYS.index(condition) not in rounds[n - 1])
+            1
+            for n, chosen in enumerate(rounds)
+            if KEYS.index(condition) in chosen and (n == 0 or KEYS.index(condition) not in rounds[n - 1])
         )
         assert opened.get(key, 0) == episodes
         assert resolved.get(key, 0) == episodes - (1 if key in previous else 0)

@@ -31,7 +31,10 @@ def test_negative_rate_needs_enough_letters_and_a_rate_above_the_threshold() -> 
     assert evaluate(Facts(receipts={GLN: Receipts(20, 1)}), rule) == {}  # 5 % is not above 5 %
     fired = evaluate(Facts(receipts={GLN: Receipts(40, 7)}), rule)
     assert list(fired) == [f"negative_rate:{GLN}"]
-    assert "7 of 40" in fired[f"negative_rate:{GLN}"].summary and "17.5%" in fired[f"negative_rate:{GLN}"].summary
+    assert (
+        "7 of 40" in fired[f"negative_rate:{GLN}"].summary
+        and "17.5%" in fired[f"negative_rate:{GLN}"].summary
+    )
     assert evaluate(Facts(receipts={GLN: Receipts(40, 7)}), Rules(negative_rate=None)) == {}
 
 
@@ -57,7 +60,9 @@ def test_heartbeat_by_waiting_file_and_by_loop() -> None:
 
 
 def test_database_and_broker_unreachable() -> None:
-    fired = evaluate(Facts(database_problem="OperationalError", broker_problem="AMQPConnectionError"), Rules())
+    fired = evaluate(
+        Facts(database_problem="OperationalError", broker_problem="AMQPConnectionError"), Rules()
+    )
     assert set(fired) == {"database:hub", "broker:hub"}
     assert evaluate(Facts(database_problem="X"), Rules(database=False)) == {}
 
