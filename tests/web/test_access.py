@@ -90,6 +90,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/stats/monthly"): Case("/stats/monthly", "operator", other=403),
     ("GET", "/audit"): Case("/audit", "admin", other=403),
+    ("GET", "/incidents"): Case("/incidents", "operator", other=403),
     ("GET", "/openapi.json"): Case("/openapi.json", "organisation"),
     ("GET", "/docs"): Case("/docs", "organisation"),
     ("GET", "/redoc"): Case("/redoc", "organisation"),

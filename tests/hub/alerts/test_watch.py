@@ -123,7 +123,7 @@ def test_two_evaluators_at_once_open_one_incident_and_notify_once(
             barrier = threading.Barrier(2)
             errors: list[BaseException] = []
 
-            def evaluate() -> None:
+            def evaluate(barrier: threading.Barrier = barrier, errors: list[BaseException] = errors) -> None:
                 alerter = Alerter(HubService(Store(pg_engine)), config, clock, sender=quick)
                 barrier.wait()
                 try:
