@@ -201,7 +201,8 @@ def serve(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", help="TOML settings: [server] allowed_hosts, [oidc], [retention] (docs/security.md)."
+            "--config",
+            help="TOML settings: [server], [oidc], [retention] (docs/security.md), [alerts] (docs/alerts.md).",
         ),
     ] = None,
     allowed_host: Annotated[
