@@ -113,12 +113,13 @@ def create_app(
     from medcom_bridge.web.audit_api import audit_router
     from medcom_bridge.web.login import login_router
     from medcom_bridge.web.pages import pages_router
+    from medcom_bridge.web.reprocess import reprocess_router
 
     hub = hub_or_store if isinstance(hub_or_store, Hub) else None
     store = hub.store if hub is not None else hub_or_store
     assert isinstance(store, Store)
     security = security or WebSecurity()
-    service = HubService(store)
+    service = HubService(store, hub=hub)
     clock = clock or (hub.clock if hub is not None else SystemClock())
     ended = EndedSessions(SESSION_MAX_AGE)
     sessions = SessionCodec(security.secret, max_age=SESSION_MAX_AGE, is_revoked=ended.__contains__)
@@ -166,6 +167,7 @@ def create_app(
     app.include_router(audit_router(ctx))
     app.include_router(login_router(ctx))
     app.include_router(pages_router(ctx))
+    app.include_router(reprocess_router(ctx))
     mount_offline_docs(app)  # behind the gate like every route (RULES)
     app.add_middleware(CsrfMiddleware, secret=security.secret, session_cookie=sessions.cookie, secure=True)
     app.add_middleware(SecurityHeadersMiddleware, tls=security.tls, csp_overrides=docs_csp_overrides())
