@@ -356,8 +356,8 @@ class Reprocessor:
             )
             if ingested.flow_id is not None and ingested.flow_id not in made:
                 made.append(ingested.flow_id)
-        if not made:  # pragma: no cover - every take makes or finds a flow
-            raise RuntimeError(f"reprocess of {old or source_file} made no flow")
+        if not made or old in made:  # pragma: no cover - the keys were handed over: a new flow it is
+            raise RuntimeError(f"reprocess of {old or source_file} made no new flow")
         new = made[0]
         first = decision.resends[0]
         # Contested: a concurrent reprocess that committed first makes this transaction roll back and run
