@@ -96,6 +96,7 @@ def test_a_letter_refused_by_the_register_is_delivered_after_the_fix(
     assert any(e["step"] == "reprocess_of" and old in e["reason"] for e in new_events)
     page = client.get(f"/ui/flows/{old}").text
     assert f'href="/ui/flows/{new}"' in page and "Reprocessed as" in page
+    assert "2026-01-20 09:00:00 CET" in page  # when, in Copenhagen time (the clock stands at 08:00 UTC)
     assert f'href="/ui/flows/{old}"' in client.get(f"/ui/flows/{new}").text
 
     entries = client.get("/audit", params={"action": "flow.reprocess", "object_id": old}).json()["entries"]
