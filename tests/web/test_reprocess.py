@@ -261,3 +261,24 @@ def _csrf(client: TestClient) -> str:
     found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', client.get("/login").text)
     assert found is not None
     return found.group(1)
+
+
+def test_a_reprocess_that_dies_before_its_commit_leaves_nothing(
+    hub: Hub, broken: Hub, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, _ = rejected_flow(broken)
+    take_in = Hub.take_in
+
+    def dies_after_taking(self: Hub, *args: object, **kwargs: object) -> object:
+        take_in(self, *args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Hub, "take_in", dies_after_taking)
+        with pytest.raises(RuntimeError):
+            HubService(hub.store, hub).reprocess_flow(old, "operator")
+    # The new flow, the key hand-over, the claim and the lineage went together: none of them is there.
+    assert [f["id"] for f in client.get("/flows").json()["flows"]] == [old]
+    assert HubService(hub.store).lineage(old) == []
+    done = client.post(f"/flows/{old}/reprocess")
+    assert done.status_code == 201 and done.json()["old_flow_id"] == old
