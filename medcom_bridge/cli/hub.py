@@ -503,3 +503,138 @@ def _first_flow(hub: Hub) -> str:
     with hub.store.transaction() as tx:
         flows = tx.find_flows()
     return flows[0] if flows else ""
+
+
+@flow_app.command("reprocess")
+def flow_reprocess(
+    flow_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[FLOW_ID]...", help="Rejected or quarantined flows.")
+    ] = None,
+    spool: Annotated[
+        Path,
+        typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine."),
+    ] = Path("."),
+    sor: Annotated[
+        Path | None, typer.Option("--sor", metavar="FILE", help="SOR XML export (the fixed register).")
+    ] = None,
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI CSV: ean,type,direction.")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="URL", help="Database URL; default: medcom-bridge.sqlite in the spool."),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", help="Instead of FLOW_IDs: every flow in this state (rejected | quarantined)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", metavar="DATE", help="With --state: flows created at or after (UTC if naive)."
+        ),
+    ] = None,
+    files: Annotated[
+        list[str] | None,
+        typer.Option("--file", metavar="NAME", help="A file in SPOOL/quarantine/ to reprocess; repeatable."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=500, help="With --state: at most this many.")
+    ] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per reprocess, one per line.")
+    ] = False,
+) -> None:
+    """Send rejected or quarantined input through the hub again, once, with a new envelope id (the letter keeps
+    its ids). Idempotent: a flow reprocessed before answers with the flow it became. Audited as cli:<user>.
+    Exit 0 when everything asked for is (or was) reprocessed, 1 when something was refused, 2 on usage errors."""
+    import getpass
+
+    from medcom_bridge.hub.queries import BadFilter, parse_filter
+    from medcom_bridge.hub.reprocess import REPROCESSABLE, Refused
+    from medcom_bridge.hub.service import HubService
+    from medcom_bridge.security import audit
+
+    if sor is None:
+        typer.echo("give --sor FILE: the register the reprocessed input is routed with", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if bool(flow_ids or files) == bool(state):
+        typer.echo("give FLOW_IDs and/or --file NAME, or --state rejected|quarantined (not both)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    chosen = None
+    if state is not None:
+        try:
+            chosen = parse_filter({"state": state, "created_from": since}, datetime.now(UTC))
+        except BadFilter as exc:
+            typer.echo(f"filter: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        if chosen.state not in REPROCESSABLE:
+            typer.echo(
+                f"--state: only rejected or quarantined flows can be reprocessed, not {state!r}", err=True
+            )
+            raise typer.Exit(EXIT_USAGE)
+    hub = build_hub_or_exit(spool, sor, edi, db, SystemClock())
+    actor = f"cli:{getpass.getuser()}"
+    service = HubService(hub.store, hub)
+    results: list[tuple[str, str, Any]] = []
+    try:
+        if chosen is not None:
+            bulk = service.reprocess_flows(chosen, limit=limit, actor=actor)
+            results += [("flow", flow_id, result) for flow_id, result in bulk.results]
+            if bulk.more:
+                typer.echo(f"more than {limit} flows match: run again for the rest", err=True)
+        for flow_id in flow_ids or []:
+            results.append(("flow", flow_id, service.reprocess_flow(flow_id, actor)))
+        for name in files or []:
+            results.append(("quarantine", name, service.reprocess_file(name, actor)))
+        for kind, name, result in results:
+            refused = isinstance(result, Refused)
+            service.audit(
+                audit.Entry(
+                    at=datetime.now(UTC),
+                    actor=actor,
+                    action=audit.Action.FLOW_REPROCESS
+                    if kind == "flow"
+                    else audit.Action.QUARANTINE_REPROCESS,
+                    outcome=audit.Outcome.FAILED if refused else audit.Outcome.SUCCESS,
+                    via="cli",
+                    object_type=kind,
+                    object_id=name,
+                    details={"refused": result.rule.value}
+                    if refused
+                    else {"new_flow": result.new_flow_id, "already": result.already},
+                )
+            )
+        run_until_idle(hub)  # deliver what the reprocess made, as `process` would
+    finally:
+        hub.close()
+    failed = 0
+    for kind, name, result in results:
+        if isinstance(result, Refused):
+            failed += 1
+            line = {
+                "kind": kind,
+                "name": name,
+                "outcome": "refused",
+                "error": result.rule.value,
+                "message": result.message,
+            }
+            text = f"{kind} {name}: refused ({result.rule.value}): {result.message}"
+        else:
+            line = {
+                "kind": kind,
+                "name": name,
+                "outcome": "already" if result.already else "reprocessed",
+                **result.to_json(),
+            }
+            verb = "reprocessed before as" if result.already else "reprocessed as"
+            text = (
+                f"{kind} {name}: {verb} {result.new_flow_id} ({result.state}, envelope {result.envelope_id})"
+            )
+        typer.echo(json.dumps(line, ensure_ascii=False) if as_json else text)
+    if not as_json:
+        typer.echo(f"{len(results) - failed} reprocessed, {failed} refused", err=True)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)

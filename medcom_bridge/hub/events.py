@@ -77,6 +77,10 @@ class Step(StrEnum):
     REJECTED = "rejected"
     QUARANTINED = "quarantined"
     CLOSED = "closed"
+    REPROCESSED = "reprocessed"
+    """An operator reprocessed this (rejected or quarantined) flow: the reason names the new flow."""
+    REPROCESS_OF = "reprocess_of"
+    """This flow is the reprocess of an earlier one (or of a quarantined file): the reason names it."""
 
 
 class Place(StrEnum):
@@ -114,6 +118,8 @@ _DEFAULT_SUBTYPE: dict[Step, Subtype] = {
     Step.REJECTED: Subtype.MSG_RECEIVED_AND_FINALIZED,
     Step.QUARANTINED: Subtype.MSG_RECEIVED_AND_FINALIZED,
     Step.CLOSED: Subtype.MSG_FINALIZED,
+    Step.REPROCESSED: Subtype.MSG_FINALIZED,
+    Step.REPROCESS_OF: Subtype.MSG_RECEIVED,
 }
 
 

@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
+from medcom_bridge.hub import lineage
 from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, Route, State, Timer
+from medcom_bridge.hub.lineage import Link
 from medcom_bridge.hub.store import StoredMessage, Tx, event_from_row
 
 MAX_PAGE = 500
@@ -167,6 +169,8 @@ class FlowDetail:
     timers: dict[Timer, datetime]
     failure: TraceEvent | None
     """The latest failure event, if the flow ever failed: where and why."""
+    lineage: list[Link] = field(default_factory=list)
+    """Reprocesses this flow took part in, as the old or the new flow (hub.reprocess)."""
 
     @property
     def where(self) -> str:
@@ -329,7 +333,8 @@ def flow_detail(tx: Tx, flow_id: str) -> FlowDetail | None:
         return None
     events = tx.events(flow_id)
     failure = next((e for e in reversed(events) if e.failed), None)
-    return FlowDetail(row, tx.messages(flow_id), events, tx.pending_timers(flow_id), failure)
+    links = lineage.of_flow(tx.conn, flow_id)
+    return FlowDetail(row, tx.messages(flow_id), events, tx.pending_timers(flow_id), failure, links)
 
 
 def overview(conn: Connection, now: datetime, *, month: str | None = None, sample: int = 10) -> Overview:

@@ -306,6 +306,15 @@ class Hub:
             self.store.run(lambda tx: self._quarantine_hub_error(tx, taken, hub_error, now))
             return self.store.run(lambda tx: _ingested(tx, tx.find_key(INTAKE, taken.key), False, False))
 
+    def take_in(self, tx: Tx, data: bytes, mailbox: str, now: datetime, *, name: str) -> Ingested:
+        """Take `data` from `mailbox` inside the caller's transaction by the same rules as `ingest` (identify,
+        dedup, route, reject, quarantine): a reprocess, whose idempotency claim and lineage must commit
+        together with the new flow or not at all."""
+        taken = self._identify(Source(mailbox, name, f"reprocess:{intake_key(data, None)}"), data)
+        done = Summary()
+        duplicate = self._take_in(tx, taken, now, done)
+        return _ingested(tx, tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))
+
     def _refused(self, tx: Tx, refused: Refused, now: datetime) -> None:
         """A spool entry the hub would not read: a quarantined flow with the reason, so operators see it."""
         flow = tx.create_flow(now, FlowInfo(sender_gln=refused.file.ean, receipt_expected=False))

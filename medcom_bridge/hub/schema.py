@@ -207,6 +207,21 @@ incident_notices = Table(
     Index("ix_hub_incident_notices_due", "sent_at", "next_at"),
 )
 
+#: Reprocess lineage (issue 12): which flow (or quarantined file) was reprocessed as which new flow, by whom and
+#: when. The old flow keeps its state (it was refused, and its sender was told so); this row and a trace event on
+#: each side link old and new. Idempotency is the `reprocess` key in `hub_keys`, claimed in the same transaction.
+lineage = Table(
+    "hub_lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("old_flow_id", String(36), ForeignKey("hub_flows.id"), index=True),
+    Column("source_file", String(255)),  # the quarantined file's name, when one was reprocessed by name
+    Column("new_flow_id", String(36), ForeignKey("hub_flows.id"), nullable=False, index=True),
+    Column("envelope_id", String(ID)),  # the new envelope id the reprocessed input was given
+    Column("actor", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 # API tokens and the audit log (issue 11): defined beside their rules in `medcom_bridge.security.schema`.
 from medcom_bridge.security.schema import add_tables  # noqa: E402  (needs `metadata` above)
 

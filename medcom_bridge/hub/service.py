@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from medcom_bridge.hub import retention, stats
+from medcom_bridge.hub import lineage, reprocess, retention, stats
 from medcom_bridge.hub.alerts import facts as alert_facts
 from medcom_bridge.hub.alerts import ledger
 from medcom_bridge.hub.alerts.config import Rules
@@ -24,8 +24,10 @@ from medcom_bridge.hub.alerts.rules import Condition, Facts, Rule
 from medcom_bridge.hub.broker import probe
 from medcom_bridge.hub.events import TraceEvent
 from medcom_bridge.hub.flow import State
+from medcom_bridge.hub.lineage import Link
 from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.queries import (
+    MAX_PAGE,
     FlowDetail,
     FlowFilter,
     FlowRow,
@@ -37,6 +39,7 @@ from medcom_bridge.hub.queries import (
     overview,
     receipt_events,
 )
+from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.store import Store, StoredMessage
 from medcom_bridge.security import audit as audit_log
 from medcom_bridge.security import tokens
@@ -62,9 +65,67 @@ class Monthly:
     pass_throughs: dict[str, int]
 
 
+class NoHub(RuntimeError):
+    """The service runs over a bare store (read-only): nothing can be taken in, so nothing reprocessed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkReprocess:
+    """What a bulk reprocess did, flow by flow (at most `limit` flows of the filter, newest first)."""
+
+    results: list[tuple[str, reprocess.Result]]
+    limit: int
+    more: bool
+    """The filter matches more flows than `limit`: run again for the rest."""
+
+    def counts(self) -> dict[str, int]:
+        done = sum(1 for _, r in self.results if isinstance(r, reprocess.Reprocessed) and not r.already)
+        already = sum(1 for _, r in self.results if isinstance(r, reprocess.Reprocessed) and r.already)
+        return {"reprocessed": done, "already": already, "refused": len(self.results) - done - already}
+
+
 class HubService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hub: Hub | None = None) -> None:
         self.store = store
+        self._reprocessor = reprocess.Reprocessor(hub) if hub is not None else None
+
+    # -- reprocess (issue 12) ---------------------------------------------------------------------------------
+    @property
+    def reprocessor(self) -> reprocess.Reprocessor:
+        if self._reprocessor is None:
+            raise NoHub("this server is read-only: it has no hub to reprocess with")
+        return self._reprocessor
+
+    def reprocess_flow(self, flow_id: str, actor: str) -> reprocess.Result:
+        """Reprocess one rejected or quarantined flow, idempotently (hub.reprocess)."""
+        return self.reprocessor.flow(flow_id, actor)
+
+    def reprocess_file(self, name: str, actor: str) -> reprocess.Result:
+        """Reprocess a file in SPOOL/quarantine/ by name, idempotently (hub.reprocess)."""
+        return self.reprocessor.file(name, actor)
+
+    def reprocess_flows(self, f: FlowFilter, *, limit: int, actor: str) -> BulkReprocess:
+        """Reprocess the flows `f` finds, newest first, at most `limit` (<= reprocess.MAX_BULK); each in its
+        own transaction, so one refusal does not stop the others and a repeat skips those done."""
+        reprocessor = self.reprocessor
+        limit = max(1, min(limit, reprocess.MAX_BULK))
+        chosen: list[str] = []
+        cursor: str | None = None
+        more = False
+        while True:
+            page = self.flows(f, limit=min(MAX_PAGE, limit + 1 - len(chosen)), cursor=cursor)
+            chosen += [row.id for row in page.flows]
+            if len(chosen) > limit:
+                chosen, more = chosen[:limit], True
+                break
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return BulkReprocess([(flow_id, reprocessor.flow(flow_id, actor)) for flow_id in chosen], limit, more)
+
+    def lineage(self, flow_id: str) -> list[Link]:
+        with self.store.transaction() as tx:
+            return lineage.of_flow(tx.conn, flow_id)
 
     def flows(self, f: FlowFilter, *, limit: int, cursor: str | None = None) -> Page:
         with self.store.transaction() as tx:

@@ -870,6 +870,14 @@ class Tx:
                 if owner is not None and owner != flow_id:
                     raise ClaimLost(key[0], owner)
 
+    def release_keys(self, flow_id: str, namespaces: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> int:
+        """Let go of a flow's keys in `namespaces` (and those starting with one of `prefixes`), so that another
+        flow may claim them: a reprocessed flow hands its letter and receipt keys to its reprocess."""
+        keys = t.keys.c
+        chosen = or_(keys.namespace.in_(namespaces), *(keys.namespace.startswith(p) for p in prefixes))
+        result = self.conn.execute(delete(t.keys).where(keys.flow_id == flow_id, chosen))
+        return int(result.rowcount or 0)
+
     def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no aborted transaction on a race, and
         True exactly when this call inserted the row."""

@@ -31,6 +31,8 @@ class Action(enum.StrEnum):
     MESSAGE_DOWNLOAD = "message.download"
     MESSAGE_RENDER = "message.render"
     FLOW_REPROCESS = "flow.reprocess"
+    FLOWS_REPROCESS = "flows.reprocess"  # a bulk reprocess by filter: details hold the criteria and counts
+    QUARANTINE_REPROCESS = "quarantine.reprocess"
     ENVELOPE_POST = "envelope.post"
     EVENTS_READ = "events.read"
     STATS_READ = "stats.read"
@@ -56,6 +58,8 @@ _INTERACTION: dict[Action, tuple[str, str]] = {
     Action.MESSAGE_DOWNLOAD: ("read", "R"),
     Action.MESSAGE_RENDER: ("read", "R"),
     Action.FLOW_REPROCESS: ("update", "U"),
+    Action.FLOWS_REPROCESS: ("update", "U"),
+    Action.QUARANTINE_REPROCESS: ("create", "C"),
     Action.ENVELOPE_POST: ("create", "C"),
     Action.EVENTS_READ: ("search", "E"),
     Action.STATS_READ: ("search", "E"),

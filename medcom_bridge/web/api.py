@@ -107,6 +107,7 @@ def detail_json(d: FlowDetail) -> dict[str, Any]:
             for m in d.messages
         ],
         "events": f"/flows/{d.flow.id}/events",
+        "lineage": [link.to_json() for link in d.lineage],  # reprocessed as / reprocess of (hub.reprocess)
     }
 
 

@@ -114,12 +114,13 @@ def create_app(
     from medcom_bridge.web.incidents_api import incidents_router
     from medcom_bridge.web.login import login_router
     from medcom_bridge.web.pages import pages_router
+    from medcom_bridge.web.reprocess import reprocess_router
 
     hub = hub_or_store if isinstance(hub_or_store, Hub) else None
     store = hub.store if hub is not None else hub_or_store
     assert isinstance(store, Store)
     security = security or WebSecurity()
-    service = HubService(store)
+    service = HubService(store, hub=hub)
     clock = clock or (hub.clock if hub is not None else SystemClock())
     ended = EndedSessions(SESSION_MAX_AGE)
     sessions = SessionCodec(security.secret, max_age=SESSION_MAX_AGE, is_revoked=ended.__contains__)
@@ -168,6 +169,7 @@ def create_app(
     app.include_router(incidents_router(ctx))
     app.include_router(login_router(ctx))
     app.include_router(pages_router(ctx))
+    app.include_router(reprocess_router(ctx))
     mount_offline_docs(app)  # behind the gate like every route (RULES)
     app.add_middleware(CsrfMiddleware, secret=security.secret, session_cookie=sessions.cookie, secure=True)
     app.add_middleware(SecurityHeadersMiddleware, tls=security.tls, csp_overrides=docs_csp_overrides())

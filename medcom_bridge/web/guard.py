@@ -55,6 +55,12 @@ RULES: Mapping[RouteKey, Access] = MappingProxyType(
         ("GET", "/ui/flows/{flow_id}"): Access.AUTHENTICATED,
         ("GET", "/ui/flows/{flow_id}/messages/{message_id}/render"): Access.AUTHENTICATED,
         ("GET", "/ui/stats"): Access.OPERATIONS,
+        # Reprocess (issue 12): operators and admins; an organisation may not (403).
+        ("POST", "/flows/{flow_id}/reprocess"): Access.OPERATIONS,
+        ("POST", "/flows/reprocess"): Access.OPERATIONS,
+        ("POST", "/quarantine/{name}/reprocess"): Access.OPERATIONS,
+        ("POST", "/ui/flows/{flow_id}/reprocess"): Access.OPERATIONS,
+        ("POST", "/ui/quarantine/{name}/reprocess"): Access.OPERATIONS,
     }
 )
 

@@ -125,3 +125,25 @@ def test_version() -> None:
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"medcom-bridge {__version__}"
+
+
+def test_flow_reprocess_sends_a_refused_letter_again_once_the_register_is_fixed(tmp_path: Path) -> None:
+    files = demo.build(tmp_path)
+    broken = tmp_path / "broken-edi.csv"
+    lines = files.edi.read_text().splitlines(keepends=True)
+    broken.write_text("".join(line for line in lines if not line.startswith(demo.HOSPITAL.ean)))
+    spool = ["--spool", str(files.spool), "--sor", str(files.sor)]
+    assert runner.invoke(app, ["process", *spool, "--edi", str(broken)]).exit_code == 0
+    old = _flow_id(files.spool)
+
+    wrong = runner.invoke(app, ["flow", "reprocess", *spool, "--state", "completed"])
+    assert wrong.exit_code == 2 and "only rejected or quarantined" in wrong.output
+    done = runner.invoke(app, ["flow", "reprocess", *spool, "--edi", str(files.edi), "--state", "rejected"])
+    assert done.exit_code == 0, done.output
+    assert f"flow {old}: reprocessed as " in done.output and "1 reprocessed, 0 refused" in done.output
+    again = runner.invoke(app, ["flow", "reprocess", *spool, "--edi", str(files.edi), "--json", old])
+    assert again.exit_code == 0, again.output
+    answer = json.loads(again.output)
+    assert answer["outcome"] == "already" and answer["old_flow_id"] == old
+    assert answer["state"] == "awaiting_receipts"  # delivered by the run after the first reprocess
+    assert len(list((files.spool / demo.HOSPITAL.ean / "in").glob("*.xml"))) == 2

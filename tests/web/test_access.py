@@ -104,6 +104,18 @@ CASES: dict[tuple[str, str], Case] = {
         "/ui/flows/{flow_id}/messages/{message_id}/render", "organisation", other=404
     ),
     ("GET", "/ui/stats"): Case("/ui/stats", "operator", other=403),
+    # Reprocess: operators only. The world's flow was delivered, so an operator is told it cannot be (409).
+    ("POST", "/flows/{flow_id}/reprocess"): Case("/flows/{flow_id}/reprocess", "operator", ok=409, other=403),
+    ("POST", "/flows/reprocess"): Case("/flows/reprocess?state=rejected", "operator", other=403),
+    ("POST", "/quarantine/{name}/reprocess"): Case(
+        "/quarantine/none.xml/reprocess", "operator", ok=404, other=403
+    ),
+    ("POST", "/ui/flows/{flow_id}/reprocess"): Case(
+        "/ui/flows/{flow_id}/reprocess", "operator", ok=409, other=403
+    ),
+    ("POST", "/ui/quarantine/{name}/reprocess"): Case(
+        "/ui/quarantine/none.xml/reprocess", "operator", ok=404, other=403
+    ),
 }
 
 
