@@ -67,6 +67,7 @@ NEGATIVE_EVENTS = frozenset(
     }
 )
 DELIVERED_EVENTS = frozenset({Event.DELIVERED, Event.DELIVERED_NO_RECEIPT})
+ROUTES = frozenset(r.value for r in Route)
 
 
 class HubMetrics:
@@ -149,7 +150,7 @@ class HubMetrics:
             if event is None:
                 continue
             self.flow_events.labels(event.value).inc()
-            route = e.route or NO_ROUTE
+            route = e.route if e.route in ROUTES else NO_ROUTE  # a bounded label whatever the row says
             if event is Event.CONVERTED and e.step is Step.CONVERTED:  # as hub.stats counts conversions
                 self.conversions.labels(route, "ok").inc()
             elif event is Event.CONVERSION_FAILED:
@@ -211,21 +212,33 @@ class HubCollector(Collector):
             "conversion), deliveries (outputs not yet delivered), outbox (work not yet published to the broker).",
             labels=["queue"],
         )
-        if self.spool is not None:
-            depth.add_metric(["spool_out"], len(self.spool.waiting()))
+        waiting, quarantine = self._spool()
+        if waiting is not None:
+            depth.add_metric(["spool_out"], waiting)
         if census is not None:
             depth.add_metric(["conversions"], census.flows[State.CONVERTING])
             depth.add_metric(["deliveries"], census.outputs_pending)
             depth.add_metric(["outbox"], census.outbox)
             yield from _census_families(census)
         yield depth
-        if self.spool is not None:
-            count, size = self.spool.quarantine_size()
+        if quarantine is not None:
+            count, size = quarantine
             yield _gauge("quarantine_files", "Entries in SPOOL/quarantine (reasons not counted).", count)
             yield _gauge("quarantine_bytes", "Bytes of the entries in SPOOL/quarantine.", size)
         broker = self.service.broker_health() if self.service.store.broker is not None else None
         if broker is not None:
             yield from _broker_families(broker)
+
+    def _spool(self) -> tuple[int | None, tuple[int, int] | None]:
+        """Files waiting in out/ and the quarantine's size; None when the spool cannot be listed now (the
+        readiness probe says so; the scrape still answers)."""
+        if self.spool is None:
+            return None, None
+        try:
+            return len(self.spool.waiting()), self.spool.quarantine_size()
+        except OSError as exc:
+            log.warning("metrics: the spool cannot be listed (%s)", type(exc).__name__)
+            return None, None
 
 
 def _census_families(census: Census) -> Iterator[Metric]:

@@ -4,14 +4,19 @@ S1 flow and its receipts, the latency on the hub's clock, and a census that fail
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from medcom_bridge.hub.census import Census
 from medcom_bridge.hub.clock import ManualClock
-from medcom_bridge.hub.flow import State, Timer
+from medcom_bridge.hub.events import Outcome, Place, Step, Subtype, TraceEvent
+from medcom_bridge.hub.flow import Event, Route, State, Timer
 from medcom_bridge.hub.metrics import HubCollector, HubMetrics
+from medcom_bridge.hub.observe import Committed
 from medcom_bridge.hub.service import HubService
 from medcom_bridge.hub.store import Store, make_engine
 from tests.hub.e2e import FHIR, OIO, World
@@ -101,3 +106,53 @@ def test_receipts_pending_is_awaiting_minus_missing() -> None:
         timers_overdue=0,
     )
     assert census.receipts_pending == 3
+
+
+ANY_TEXT = st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["5790000121441", "0101011234"]))
+
+
+def events_at(place: Place | None) -> st.SearchStrategy[TraceEvent]:
+    return st.builds(
+        TraceEvent,
+        id=st.just("e"),
+        flow_id=st.uuids().map(str),
+        at=st.datetimes(timezones=st.just(UTC)),
+        step=st.sampled_from(Step),
+        subtype=st.sampled_from(Subtype),
+        outcome=st.just(Outcome.SUCCESS if place is None else Outcome.FAILURE),
+        failure=st.just(place),
+        reason=ANY_TEXT,
+        cause=ANY_TEXT,
+        route=st.one_of(ANY_TEXT, st.sampled_from([r.value for r in Route])),
+        flow_event=st.one_of(ANY_TEXT, st.sampled_from([e.value for e in Event])),
+        sender_gln=ANY_TEXT,
+        receiver_gln=ANY_TEXT,
+        message_id=ANY_TEXT,
+    )
+
+
+EVENTS = st.one_of(st.none(), st.sampled_from(Place)).flatmap(events_at)
+
+LABEL_VALUES = (
+    {s.value for s in State}
+    | {e.value for e in Event}
+    | {r.value for r in Route}
+    | {p.value for p in Place}
+    | {"ok", "failed", "negative", "missing", "none"}
+)
+
+
+@settings(max_examples=50, deadline=None, database=None)
+@given(st.lists(st.tuples(EVENTS, st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)))), max_size=30))
+def test_any_committed_events_give_a_parseable_exposition_with_bounded_labels(
+    events: list[tuple[TraceEvent, datetime | None]],
+) -> None:
+    metrics = HubMetrics()
+    metrics.committed([Committed(e, created) for e, created in events])
+    found = samples_of(metrics)  # parses back
+    for (_, labels), _value in found.items():
+        for name, label in labels:
+            assert name == "le" or label in LABEL_VALUES, (name, label)  # never a GLN, id or reason
+    known = [e for e, _ in events if e.flow_event in {ev.value for ev in Event}]
+    counted = sum(v for (name, _), v in found.items() if name == "medcom_bridge_flow_events_total")
+    assert counted == len(known)
