@@ -155,6 +155,15 @@ def worker(
     now: Annotated[
         str | None, typer.Option("--now", help="Run at this fixed time (ISO 8601; tests and replays).")
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="PORT",
+            help="Serve this worker's counters and latencies as Prometheus text on http://127.0.0.1:PORT/ "
+            "(loopback only, no token; docs/metrics.md).",
+        ),
+    ] = None,
 ) -> None:
     """Do the hub's steps from the broker until SIGTERM (finishes or hands back what it holds; exit 0)."""
     from medcom_bridge.hub.worker import Worker, stopping_on_signals
@@ -172,13 +181,41 @@ def worker(
     hub = build_hub_or_exit(
         spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
     )
+    stop_metrics = serve_worker_metrics(hub, metrics_port) if metrics_port is not None else None
     runner = Worker(hub, broker)
     try:
         with stopping_on_signals(runner):
             code = runner.run()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         hub.close()
     raise typer.Exit(code)
+
+
+def serve_worker_metrics(hub: Hub, port: int) -> Callable[[], None]:
+    """`worker --metrics-port`: the worker's own counters and histograms (what it committed, converted and
+    delivered) on 127.0.0.1 only. The database's levels come from `serve`'s /metrics, so that many workers do
+    not each ask the database at every scrape. Exits 2 when the port cannot be bound."""
+    from prometheus_client import start_http_server
+
+    from medcom_bridge.hub.metrics import HubMetrics
+
+    metrics = HubMetrics()
+    try:
+        server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    except OSError as exc:
+        typer.echo(f"--metrics-port: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", err=True)
+        hub.close()
+        raise typer.Exit(EXIT_USAGE) from None
+    hub.observe(metrics)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,6 +42,7 @@ from medcom_bridge.hub.engine import (
 )
 from medcom_bridge.hub.events import Place, ReceiptVerdict, Step, TraceEvent
 from medcom_bridge.hub.flow import Event, State
+from medcom_bridge.hub.observe import UNOBSERVED, Observer
 from medcom_bridge.hub.pipeline import (
     ATTACHMENT_KINDS,
     LETTER_KINDS,
@@ -178,8 +180,14 @@ class Hub:
         self.ids = ids
         self.batch = max(1, batch)
         self.engine = Engine(spool, answers, ids)
+        self.observer: Observer = UNOBSERVED
         self._closers: list[Callable[[], None]] = []
         self._skipped_reported: set[tuple[str, str]] = set()
+
+    def observe(self, observer: Observer) -> None:
+        """Report to `observer` (the metrics): committed events through the store, durations from here."""
+        self.observer = observer
+        self.store.listeners.append(observer.committed)
 
     def on_close(self, release: Callable[[], None]) -> None:
         self._closers.append(release)
@@ -670,9 +678,10 @@ class Hub:
             for m in messages
             if m.direction == "in" and m.role in (IN_LETTER, IN_ATTACHMENT)
         ]
-        outcome = self.converter.convert(
-            flow_id, parts, now=now, new_id=self.ids, route=tx.flow(flow_id).route
-        )
+        route = tx.flow(flow_id).route
+        started = time.perf_counter()
+        outcome = self.converter.convert(flow_id, parts, now=now, new_id=self.ids, route=route)
+        self.observer.conversion(route, time.perf_counter() - started)
         first = next((m for m in messages if m.role == IN_LETTER), messages[0])
         context = Cause(None, tx.payload(first.payload_sha256), first.sender_gln or "", first.id, "")
         if not outcome.ok:
@@ -746,6 +755,7 @@ class Hub:
         """Put one output into its receiver's in/: its file name, or None and why it failed."""
         receiver = message.receiver_gln or ""
         name = _file_name(message.envelope_id, message.id)
+        started = time.perf_counter()
         try:
             try:
                 self.spool.deliver(receiver, name, data)
@@ -753,7 +763,9 @@ class Hub:
                 name = _file_name(None, message.id)
                 self.spool.deliver(receiver, name, data)
         except (OSError, ValueError) as exc:
+            self.observer.delivery(time.perf_counter() - started, ok=False)
             return None, str(exc)
+        self.observer.delivery(time.perf_counter() - started, ok=True)
         return name, None
 
     def _after_delivery(

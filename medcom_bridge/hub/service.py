@@ -22,6 +22,7 @@ from medcom_bridge.hub.alerts.config import Rules
 from medcom_bridge.hub.alerts.incidents import Incident, Step
 from medcom_bridge.hub.alerts.rules import Condition, Facts, Rule
 from medcom_bridge.hub.broker import probe
+from medcom_bridge.hub.census import Census, take_census
 from medcom_bridge.hub.events import TraceEvent
 from medcom_bridge.hub.flow import State
 from medcom_bridge.hub.lineage import Link
@@ -39,8 +40,9 @@ from medcom_bridge.hub.queries import (
     overview,
     receipt_events,
 )
+from medcom_bridge.hub.readiness import Check, spool_usable
 from medcom_bridge.hub.runner import Hub
-from medcom_bridge.hub.store import Store, StoredMessage
+from medcom_bridge.hub.store import Store, StoredMessage, at_head
 from medcom_bridge.security import audit as audit_log
 from medcom_bridge.security import tokens
 from medcom_bridge.security.principals import Principal
@@ -82,6 +84,10 @@ class BulkReprocess:
         done = sum(1 for _, r in self.results if isinstance(r, reprocess.Reprocessed) and not r.already)
         already = sum(1 for _, r in self.results if isinstance(r, reprocess.Reprocessed) and r.already)
         return {"reprocessed": done, "already": already, "refused": len(self.results) - done - already}
+
+
+CENSUS_TIMEOUT_MS = 5000
+"""A census statement running longer than this is cancelled (PostgreSQL): a scrape must not pile up."""
 
 
 class HubService:
@@ -268,3 +274,27 @@ class HubService:
     def drop_notice(self, notice: ledger.PendingNotice, now: datetime) -> None:
         with self.store.transaction() as tx:
             ledger.drop_notice(tx, notice, now)
+
+    # -- metrics and probes (issue 12) -------------------------------------------------------------------------
+    def census(self, now: datetime) -> Census:
+        """The counts behind /metrics, in one short read transaction (one snapshot on PostgreSQL, where each
+        statement is also cut off after `CENSUS_TIMEOUT_MS`; SQLite readers never wait for the writer)."""
+        with self.store.transaction() as tx:
+            if tx.conn.dialect.name == "postgresql":
+                tx.conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+                tx.conn.execute(text(f"SET LOCAL statement_timeout = {int(CENSUS_TIMEOUT_MS)}"))
+            return take_census(tx.conn, now)
+
+    def readiness(self, spool_root: Path | None) -> dict[Check, bool]:
+        """Each readiness check with its yes or no (`hub.readiness`); the spool only when there is one, the
+        broker only when this process relays to one."""
+        checks: dict[Check, bool] = {Check.DATABASE: self.database_problem() is None}
+        try:
+            checks[Check.SCHEMA] = checks[Check.DATABASE] and at_head(self.store.engine)
+        except SQLAlchemyError:
+            checks[Check.SCHEMA] = False
+        if spool_root is not None:
+            checks[Check.SPOOL] = spool_usable(spool_root)
+        if self.store.broker is not None:
+            checks[Check.BROKER] = bool(probe(self.store.broker)["ok"])
+        return checks

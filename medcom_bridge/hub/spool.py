@@ -492,6 +492,24 @@ class Spool:
             result.append((path, reason.read_text("utf-8") if reason.is_file() else ""))
         return result
 
+    def quarantine_size(self) -> tuple[int, int]:
+        """How many entries lie in quarantine and their bytes (reasons and our temporary files not counted;
+        a link counts as itself): one listing, no file opened, for /metrics."""
+        count = size = 0
+        try:
+            with os.scandir(self.root / QUARANTINE) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".reason.txt") or entry.name.startswith("."):
+                        continue
+                    try:
+                        size += entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:
+                        continue  # removed meanwhile (retention, reprocess)
+                    count += 1
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return count, size
+
     def sweep_tmp(self, now: datetime, older_than: timedelta = SKIPPED_AFTER) -> list[Path]:
         """Remove our own temporary files (`.<name>.<random>.tmp`) left in `in/` and `quarantine/` by a
         writer that died, once older than `older_than`; the removed paths. `out/` belongs to the senders."""

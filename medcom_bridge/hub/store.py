@@ -14,15 +14,18 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -61,6 +64,7 @@ from medcom_bridge.hub.flow import (
     State,
     Timer,
 )
+from medcom_bridge.hub.observe import Committed
 from medcom_bridge.hub.trace import TRACE_DEFAULTS
 from medcom_bridge.hub.work import WorkStep
 
@@ -220,6 +224,21 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+@cache
+def schema_heads() -> frozenset[str]:
+    """The newest revisions of the migrations shipped with this package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is at the newest migration this code knows (readiness: a process must
+    not work on a database an older or newer release migrated)."""
+    with engine.connect() as conn:
+        return frozenset(MigrationContext.configure(conn).get_current_heads()) == schema_heads()
+
+
 def make_engine(url: str, *, schema: str | None = None) -> Engine:
     """An engine for `url`; `schema` (PostgreSQL only) puts every table, including Alembic's, in that schema."""
     if url.startswith("sqlite"):
@@ -275,6 +294,8 @@ class Store:
         """Write a `hub_outbox` row for each piece of work a transaction creates (processes with a broker)."""
         self.broker: str | None = None
         """The broker the outbox is relayed to (for /health), when the process was given one."""
+        self.listeners: list[Callable[[Sequence[Committed]], None]] = []
+        """Told each committed transaction's trace events, after the commit (`hub.observe`: the metrics)."""
 
     @classmethod
     def open(
@@ -299,6 +320,15 @@ class Store:
             tx.flush()  # the buffered trace events go in before the commit, in the same transaction
             if self.blobs is not None:
                 self.blobs.flush()  # every blob a row of this commit names is durable before the commit
+        if self.listeners and tx.appended:  # committed: now, and only now, the events count
+            self._tell(tx.committed())
+
+    def _tell(self, committed: Sequence[Committed]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(committed)
+            except Exception:  # an observer's bug must never undo or stop the hub's work
+                log.exception("a commit listener failed")
 
     def run(self, work: Callable[[Tx], _R], *, attempts: int = RETRY_ATTEMPTS) -> _R:
         """Do `work` in one transaction, again from the start after a transient failure (backoff with jitter:
@@ -467,6 +497,7 @@ class Tx:
         self._messages: dict[str, list[StoredMessage]] = {}
         self._timers: dict[str, set[str]] = {}  # flows created here: the timer kinds this transaction set
         self._events: list[dict[str, Any]] = []  # appended trace events, written in one executemany
+        self.appended: list[TraceEvent] = []  # the same events as values, for the commit listeners
         # Work this transaction made for a later step, (flow, step) -> when; written with the events, so the
         # outbox rows commit exactly when the work does (None: no broker, no outbox).
         self._work: dict[tuple[str, WorkStep], datetime] | None = {} if outbox else None
@@ -526,6 +557,7 @@ class Tx:
         self._messages.pop(flow_id, None)
         self._seqs.pop(flow_id, None)
         self._events = [e for e in self._events if e["flow_id"] != flow_id]
+        self.appended = [e for e in self.appended if e.flow_id != flow_id]
 
     def preload(self, flow_ids: list[str]) -> None:
         """Lock and read a batch of flows and their messages in two queries instead of two per flow."""
@@ -993,7 +1025,20 @@ class Tx:
         seq = last + 1
         self._seqs[trace.flow_id] = seq
         self._events.append(_event_row(trace, seq))
-        return _with_seq(trace, seq)
+        appended = _with_seq(trace, seq)
+        self.appended.append(appended)
+        return appended
+
+    def committed(self) -> list[Committed]:
+        """The events this transaction appended, each with its flow's creation time when this transaction
+        read or wrote the flow row (always so for a state change)."""
+        created: dict[str, datetime | None] = {}
+        for flow_id in {e.flow_id for e in self.appended}:
+            cached = self._flows.get(flow_id)
+            created[flow_id] = (
+                utc(cached[0]["created_at"]) if cached and cached[0].get("created_at") else None
+            )
+        return [Committed(e, created[e.flow_id]) for e in self.appended]
 
     def flush(self) -> None:
         """Write the buffered trace events and outbox rows (called by `Store.transaction()` before it

@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medcom_bridge.hub.clock import Clock, SystemClock
+from medcom_bridge.hub.metrics import HubCollector, HubMetrics
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.service import HubService
 from medcom_bridge.hub.spool import Spool
@@ -49,6 +50,8 @@ class LoopStatus:
     """What the background hub loop last did, for /health and the overview (written by the loop thread)."""
 
     running: bool = False
+    started: datetime | None = None
+    """When the loop thread started (liveness before its first round ends)."""
     last_run: datetime | None = None
     last_error: str | None = None
     runs: int = 0
@@ -72,6 +75,8 @@ class Context:
     """Set after an HTTP intake so the loop delivers at once instead of at its next tick."""
     max_body: int = MAX_BODY
     """The largest body `POST /envelopes` accepts; enforced while the body is read."""
+    metrics: HubMetrics = field(default_factory=HubMetrics)
+    """This app's Prometheus registry (`GET /metrics`); `serve` shares it with the hub loop's observer."""
 
     def party_name(self, gln: str | None) -> str | None:
         """The register's name for a location number (None when unknown or without a hub's register):
@@ -105,15 +110,19 @@ def create_app(
     wake: threading.Event | None = None,
     max_body: int = MAX_BODY,
     security: WebSecurity | None = None,
+    metrics: HubMetrics | None = None,
 ) -> FastAPI:
     """The app behind its gate: every route but /health needs credentials (`web.guard.RULES`); security
     headers, trusted hosts and CSRF refusal wrap it (`web.hardening`). `security` defaults to a hub bound to
-    127.0.0.1 without TLS or OIDC and with a session secret of this process."""
+    127.0.0.1 without TLS or OIDC and with a session secret of this process. `metrics` (default: a registry
+    of this app's own) gets the database census and the loop's status as collectors."""
     from medcom_bridge.web.api import api_router
     from medcom_bridge.web.audit_api import audit_router
     from medcom_bridge.web.incidents_api import incidents_router
     from medcom_bridge.web.login import login_router
+    from medcom_bridge.web.metrics import LoopCollector, metrics_router
     from medcom_bridge.web.pages import pages_router
+    from medcom_bridge.web.probes import probes_router
     from medcom_bridge.web.reprocess import reprocess_router
 
     hub = hub_or_store if isinstance(hub_or_store, Hub) else None
@@ -144,7 +153,11 @@ def create_app(
         loop=loop,
         wake=wake,
         max_body=max_body,
+        metrics=metrics or HubMetrics(),
     )
+    ctx.metrics.watch(HubCollector(service, clock, ctx.spool))
+    if loop is not None:
+        ctx.metrics.watch(LoopCollector(loop))
     app = FastAPI(
         docs_url=None,
         redoc_url=None,
@@ -170,6 +183,8 @@ def create_app(
     app.include_router(login_router(ctx))
     app.include_router(pages_router(ctx))
     app.include_router(reprocess_router(ctx))
+    app.include_router(metrics_router(ctx))
+    app.include_router(probes_router(ctx))
     mount_offline_docs(app)  # behind the gate like every route (RULES)
     app.add_middleware(CsrfMiddleware, secret=security.secret, session_cookie=sessions.cookie, secure=True)
     app.add_middleware(SecurityHeadersMiddleware, tls=security.tls, csp_overrides=docs_csp_overrides())

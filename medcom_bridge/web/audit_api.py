@@ -46,6 +46,9 @@ def audit_router(ctx: Context) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|auditevent)$")] = "json",
     ) -> Any:
         try:
+            for name, given in (("actor", actor), ("object_id", object_id)):
+                if given is not None and "\x00" in given:  # PostgreSQL refuses NUL in text: a 400, not a 500
+                    raise ValueError(f"{name} must not contain a NUL character")
             query = audit.Query(
                 actor=actor,
                 action=audit.Action(action) if action else None,

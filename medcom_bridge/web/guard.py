@@ -30,6 +30,10 @@ from medcom_bridge.web.auth import UNAUTHORISED_HEADERS, Authenticator
 RULES: Mapping[RouteKey, Access] = MappingProxyType(
     {
         ("GET", "/health"): Access.PUBLIC,
+        # Probes for an orchestrator (no token): they name checks and say yes or no, nothing else.
+        ("GET", "/health/live"): Access.PUBLIC,
+        ("GET", "/health/ready"): Access.PUBLIC,
+        ("GET", "/metrics"): Access.OPERATIONS,  # Prometheus with an operator token (docs/metrics.md)
         ("GET", "/login"): Access.PUBLIC,
         ("POST", "/login"): Access.PUBLIC,  # the credentials are in the form (and its CSRF token)
         ("POST", "/logout"): Access.AUTHENTICATED,

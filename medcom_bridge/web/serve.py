@@ -20,6 +20,7 @@ import uvicorn
 
 from medcom_bridge.hub import retention
 from medcom_bridge.hub.alerts.config import AlertConfig
+from medcom_bridge.hub.metrics import HubMetrics
 from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.privacy import ScrubLogFilter, scrub
 from medcom_bridge.web.app import LoopStatus, create_app
@@ -75,6 +76,7 @@ class HubLoop:
 
     def start(self) -> None:
         self.status.running = True
+        self.status.started = datetime.now(UTC)
         self._thread.start()
 
     def shutdown(self, timeout: float = 30.0) -> bool:
@@ -192,8 +194,16 @@ def serve(
 
     round_ = BrokerIntake(hub, broker).run_once if broker else None
     loop = HubLoop(hub, tick=tick, retention_age=security.retention, round_=round_)
+    metrics = HubMetrics()
+    hub.observe(metrics)  # the loop's and the HTTP intake's commits, conversions and deliveries (/metrics)
     app = create_app(
-        hub, lock=loop.lock, loop=loop.status, wake=loop.wake, max_body=max_body, security=security
+        hub,
+        lock=loop.lock,
+        loop=loop.status,
+        wake=loop.wake,
+        max_body=max_body,
+        security=security,
+        metrics=metrics,
     )
     config = uvicorn.Config(
         app,

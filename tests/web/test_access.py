@@ -60,6 +60,9 @@ def new_letter() -> bytes:
 
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/health"): Case("/health", "anyone", public=True),
+    ("GET", "/health/live"): Case("/health/live", "anyone", public=True),
+    ("GET", "/health/ready"): Case("/health/ready", "anyone", public=True),
+    ("GET", "/metrics"): Case("/metrics", "operator", other=403),
     ("GET", "/login"): Case("/login", "anyone", public=True),
     # A form POST without its CSRF token is refused whoever sends it (the login form needs the token).
     ("POST", "/login"): Case(
@@ -137,6 +140,8 @@ def test_every_route_has_a_rule_and_a_case(hub: Hub) -> None:
     assert set(CASES) == set(RULES), "every rule needs a case in this table"
     assert [k for k, v in RULES.items() if v is Access.PUBLIC] == [
         ("GET", "/health"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
         ("GET", "/login"),
         ("POST", "/login"),
     ]

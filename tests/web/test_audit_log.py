@@ -241,3 +241,11 @@ def test_bad_settings_say_what_is_expected(tmp_path: Path, content: str, complai
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SettingsError, match=re.escape(complaint)):
         load(path)
+
+
+@pytest.mark.parametrize("name", ["actor", "object_id"])
+def test_a_nul_character_in_an_audit_filter_is_a_400(hub: Hub, name: str) -> None:
+    """PostgreSQL refuses NUL in text; found by the API fuzz test (a 500 before)."""
+    client = api_client(create_app(hub), token_for(hub.store))
+    answer = client.get("/audit", params={name: "a\x00b"})
+    assert answer.status_code == 400 and answer.json()["error"] == "bad-filter"
