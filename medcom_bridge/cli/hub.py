@@ -140,20 +140,30 @@ def build_hub_or_exit(*args: Any, **kwargs: Any) -> Hub:
 
 def worker(
     spool: Annotated[
-        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+        Path,
+        typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine."),
     ],
-    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
-    db: Annotated[str, typer.Option("--db", help="Database URL (PostgreSQL for more than one process).")],
-    broker: Annotated[str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")],
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    sor: Annotated[Path, typer.Option("--sor", metavar="FILE", help="SOR XML export (the register).")],
+    db: Annotated[
+        str, typer.Option("--db", metavar="URL", help="Database URL (PostgreSQL for more than one process).")
+    ],
+    broker: Annotated[
+        str, typer.Option("--broker", metavar="URL", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")
+    ],
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI CSV: ean,type,direction.")
+    ] = None,
     referral_hub: Annotated[
         list[str] | None,
         typer.Option(
-            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+            "--referral-hub",
+            metavar="GLN",
+            help="Location number of the national referral hub (DNHF); repeatable.",
         ),
     ] = None,
     now: Annotated[
-        str | None, typer.Option("--now", help="Run at this fixed time (ISO 8601; tests and replays).")
+        str | None,
+        typer.Option("--now", metavar="WHEN", help="Run at this fixed time (ISO 8601; tests and replays)."),
     ] = None,
 ) -> None:
     """Do the hub's steps from the broker until SIGTERM (finishes or hands back what it holds; exit 0)."""
@@ -197,30 +207,43 @@ def summary_json(summary: Summary) -> dict[str, Any]:
 
 def process(
     spool: Annotated[
-        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+        Path,
+        typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine."),
     ],
-    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    sor: Annotated[Path, typer.Option("--sor", metavar="FILE", help="SOR XML export (the register).")],
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI CSV: ean,type,direction.")
+    ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL; default: SQLite file medcom-bridge.sqlite in the spool."),
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="Database URL; default: SQLite file medcom-bridge.sqlite in the spool.",
+        ),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
-            "--now", help="Run at this time (ISO 8601, e.g. 2026-01-20T09:01:00Z) instead of the clock."
+            "--now",
+            metavar="WHEN",
+            help="Run at this time (ISO 8601, e.g. 2026-01-20T09:01:00Z) instead of the clock.",
         ),
     ] = None,
     advance: Annotated[
         str | None,
         typer.Option(
-            "--advance", help="Run as if this much time had passed (e.g. 61m, 121m, 92d): fires timers."
+            "--advance",
+            metavar="DURATION",
+            help="Run as if this much time had passed (e.g. 61m, 121m, 92d): fires timers.",
         ),
     ] = None,
     referral_hub: Annotated[
         list[str] | None,
         typer.Option(
-            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+            "--referral-hub",
+            metavar="GLN",
+            help="Location number of the national referral hub (DNHF); repeatable.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
@@ -228,6 +251,7 @@ def process(
         str | None,
         typer.Option(
             "--broker",
+            metavar="URL",
             help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: hand conversions and deliveries to workers.",
         ),
     ] = None,
@@ -334,59 +358,116 @@ def flow_list(
     db: Annotated[
         str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")
     ] = None,
+    # The filters: exactly the query arguments of GET /flows (queries.FILTER_KEYS; a test holds them equal).
     state: Annotated[
-        str | None, typer.Option("--state", help="received, converting, awaiting_receipts ...")
+        str | None,
+        typer.Option(
+            "--state", metavar="STATE", help="received, converting, awaiting_receipts, completed ..."
+        ),
     ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--sender", metavar="GLN", help="Sender location number.")
+    sender_gln: Annotated[
+        str | None, typer.Option("--sender-gln", "--sender", metavar="GLN", help="Sender location number.")
     ] = None,
-    receiver: Annotated[
-        str | None, typer.Option("--receiver", metavar="GLN", help="Receiver location number.")
+    receiver_gln: Annotated[
+        str | None,
+        typer.Option("--receiver-gln", "--receiver", metavar="GLN", help="Receiver location number."),
     ] = None,
-    letter_id: Annotated[str | None, typer.Option("--letter-id", metavar="ID")] = None,
-    envelope_id: Annotated[str | None, typer.Option("--envelope-id", metavar="ID")] = None,
+    letter_id: Annotated[
+        str | None, typer.Option("--letter-id", metavar="ID", help="Letter id (MessageHeader.id).")
+    ] = None,
+    envelope_id: Annotated[
+        str | None, typer.Option("--envelope-id", metavar="ID", help="Envelope id.")
+    ] = None,
+    bundle_id: Annotated[
+        str | None, typer.Option("--bundle-id", metavar="ID", help="FHIR Bundle.id.")
+    ] = None,
+    created_from: Annotated[
+        str | None,
+        typer.Option(
+            "--created-from", "--since", metavar="WHEN", help="Created at or after (2026-01-20 or ISO 8601)."
+        ),
+    ] = None,
+    created_to: Annotated[
+        str | None,
+        typer.Option("--created-to", "--until", metavar="WHEN", help="Created before (exclusive)."),
+    ] = None,
     month: Annotated[
-        str | None, typer.Option("--month", metavar="YYYY-MM", help="Needed by the event filters below.")
+        str | None,
+        typer.Option(
+            "--month",
+            metavar="YYYY-MM",
+            help="Flows with an event in that month; needed by the "
+            "event filters --failure, --cause, --receipt, --event, --route.",
+        ),
     ] = None,
     failure: Annotated[
-        str | None, typer.Option("--failure", help="input, register, conversion, network, receiver")
+        str | None,
+        typer.Option("--failure", metavar="PLACE", help="input, register, conversion, network, receiver."),
     ] = None,
-    cause: Annotated[str | None, typer.Option("--cause", help="A refusal cause or receipt code.")] = None,
-    receipt: Annotated[str | None, typer.Option("--receipt", help="positive | negative")] = None,
-    route: Annotated[str | None, typer.Option("--route", help="pass_through, oioxml_to_fhir ...")] = None,
+    cause: Annotated[
+        str | None, typer.Option("--cause", metavar="CODE", help="A refusal cause or receipt code.")
+    ] = None,
+    receipt: Annotated[
+        str | None, typer.Option("--receipt", metavar="VERDICT", help="positive | negative.")
+    ] = None,
+    event: Annotated[
+        str | None,
+        typer.Option("--event", metavar="EVENT", help="A flow event, e.g. receipt_alert, converted."),
+    ] = None,
+    route: Annotated[
+        str | None,
+        typer.Option("--route", metavar="ROUTE", help="pass_through, oioxml_to_fhir, fhir_to_oioxml ..."),
+    ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Receipts missing past 120 minutes.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="At most this many flows.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=500, help="At most this many flows.")
+    ] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            "--cursor", metavar="CURSOR", help="The next page: the cursor the previous page printed."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per flow, one per line.")] = False,
 ) -> None:
-    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending)."""
+    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending).
+    The filters are those of the API's GET /flows (exit 0 listed, 1 the database failed, 2 a bad filter or
+    no database)."""
     from datetime import UTC
 
-    from medcom_bridge.hub.queries import BadFilter, parse_filter
+    from medcom_bridge.hub.queries import FILTER_KEYS, BadFilter, parse_filter
     from medcom_bridge.hub.service import HubService
 
-    args = {
+    given = {
         "state": state,
-        "sender_gln": sender,
-        "receiver_gln": receiver,
+        "sender_gln": sender_gln,
+        "receiver_gln": receiver_gln,
         "letter_id": letter_id,
         "envelope_id": envelope_id,
+        "bundle_id": bundle_id,
+        "created_from": created_from,
+        "created_to": created_to,
         "month": month,
         "failure": failure,
         "cause": cause,
         "receipt": receipt,
+        "event": event,
         "route": route,
         "overdue": "true" if overdue else None,
     }
     try:
-        chosen = parse_filter(args, datetime.now(UTC))
+        chosen = parse_filter({key: given[key] for key in FILTER_KEYS}, datetime.now(UTC))
     except BadFilter as exc:
         typer.echo(f"filter: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     store = _open_store(spool, db)
     try:
         service = HubService(store)
-        page = service.flows(chosen, limit=limit)
+        page = service.flows(chosen, limit=limit, cursor=cursor)
         outcomes = service.receipt_outcomes(page.flows)
+    except BadFilter as exc:  # a cursor this hub never gave out
+        typer.echo(f"--cursor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     finally:
         store.close()
     for row in page.flows:
@@ -400,19 +481,25 @@ def flow_list(
             f"{outcome.outcome.value}{code}  {row.kind or '-'}  {row.sender_gln or '-'} -> {row.receiver_gln or '-'}"
         )
     if not as_json:
-        more = " (more: raise --limit or narrow the filter)" if page.next_cursor else ""
+        more = f" (more: --cursor {page.next_cursor})" if page.next_cursor else ""
         typer.echo(f"{len(page.flows)} flow(s){more}", err=True)
+    elif page.next_cursor:  # stdout stays one JSON object per flow
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
 @flow_app.command("show")
 def flow_show(
     flow_id: Annotated[
-        str, typer.Argument(help="Flow id, letter id (MessageHeader.id), envelope id or Bundle.id.")
+        str,
+        typer.Argument(metavar="ID", help="Flow id, letter id (MessageHeader.id), envelope id or Bundle.id."),
     ],
     spool: Annotated[
-        Path | None, typer.Option("--spool", help="Spool folder (its medcom-bridge.sqlite is used).")
+        Path | None,
+        typer.Option("--spool", metavar="DIR", help="Spool folder (its medcom-bridge.sqlite is used)."),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (instead of --spool).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="AuditEvent JSON (EHMI delivery-status shape), one Bundle.")
     ] = False,
@@ -449,7 +536,8 @@ def audit_bundle(events: list[TraceEvent]) -> dict[str, Any]:
 
 def demo(
     folder: Annotated[
-        Path, typer.Argument(help="Folder to build the demo in (created; reused if present).")
+        Path,
+        typer.Argument(metavar="FOLDER", help="Folder to build the demo in (created; reused if present)."),
     ] = Path("medcom-bridge-demo"),
 ) -> None:
     """Watch a FHIR letter reach an OIOXML-only receiver and the two XCTL03 receipts come back as one

@@ -19,20 +19,23 @@ sor_app = typer.Typer(
 
 @sor_app.command("report")
 def sor_report(
-    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (SorTree).")],
+    sor: Annotated[Path, typer.Option("--sor", metavar="FILE", help="SOR XML export (SorTree).")],
     edi: Annotated[
-        Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV (ean,type,direction).")
+        Path | None,
+        typer.Option("--edi", metavar="FILE", help="SOR-EDI registrations CSV (ean,type,direction)."),
     ] = None,
     eer: Annotated[
-        Path | None, typer.Option("--eer", help="EER FHIR Bundle (JSON) or endpoints CSV.")
+        Path | None, typer.Option("--eer", metavar="FILE", help="EER FHIR Bundle (JSON) or endpoints CSV.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write the HTML report to this file.")
+        Path | None, typer.Option("-o", "--out", metavar="FILE", help="Write the HTML report to this file.")
     ] = None,
     today: Annotated[
         str | None,
-        typer.Option("--today", help="Evaluate validity as of this date (YYYY-MM-DD); default today."),
+        typer.Option(
+            "--today", metavar="DATE", help="Evaluate validity as of this date (YYYY-MM-DD); default today."
+        ),
     ] = None,
 ) -> None:
     """SOR-EDI quality report (rules R01-R16): JSON with --json, else a self-contained HTML page."""

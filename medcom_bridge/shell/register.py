@@ -27,7 +27,10 @@ def load_register(sor: Path, edi: Path | None = None, eer: Path | None = None) -
     except OSError as exc:
         raise RegisterLoadError(f"{sor}: cannot read file: {exc.strerror or exc}") from None
     except RegisterInputError as exc:
-        raise RegisterLoadError(f"{sor}: {exc} (expected a SOR XML export, root element SorTree)") from None
+        # Most reader messages name the SOR export already; saying it twice reads like a stutter (issue 12).
+        named = "SOR" in exc.message or "SorTree" in exc.message
+        hint = "" if named else " (expected a SOR XML export, root element SorTree)"
+        raise RegisterLoadError(f"{sor}: {exc}{hint}") from None
     edi_import = eer_import = None
     if edi is not None:
         try:
