@@ -63,9 +63,7 @@ def read_input(path: Path) -> bytes | None:
 def validate(
     paths: Annotated[
         list[Path],
-        typer.Argument(
-            metavar="FILE", help="Message files: FHIR JSON/XML, OIOXML, EDIFACT or VANSEnvelope."
-        ),
+        typer.Argument(metavar="FILE", help="Message files: FHIR JSON/XML, OIOXML, EDIFACT or VANSEnvelope."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")] = False,
 ) -> None:

@@ -73,6 +73,47 @@ def make_clock(now: str | None, advance: str | None) -> Clock:
     return ManualClock(moment + offset)
 
 
+def run_start(clock: Clock, now: datetime) -> datetime:
+    """When a run on `clock` begins, measured at real time `now` (a ShiftedClock runs `offset` ahead)."""
+    if isinstance(clock, ShiftedClock):
+        return now + clock.offset
+    return clock.now()
+
+
+def ahead_of_time(start: datetime, now: datetime, *, demo_spool: bool) -> str | None:
+    """Why a run starting at `start` may not run at real time `now`, or None when it may.
+
+    A run ahead of the clock (`--advance`, or a `--now` in the future) writes future times into the flows,
+    events and timers it touches; in a database that also holds real flows they would then sort, time out and
+    count in the wrong month for as long as they are kept (issue 12). Only a demo spool, whose database holds
+    nothing else, may run ahead. A `--now` in the past (tests, replays) is allowed anywhere."""
+    from medcom_bridge.localtime import shown
+
+    if start <= now or demo_spool:
+        return None
+    return (
+        f"this run would start at {shown(start, zone=True)}, ahead of the clock, and leave future "
+        "times among the real flows of this database; only a spool made by `medcom-bridge demo` (with its own "
+        "database) runs ahead of time"
+    )
+
+
+def refuse_ahead_of_time(clock: Clock, spool: Path, db: str | None) -> None:
+    """Exit 2 with one line when `clock` runs ahead and the spool is not a demo spool on its own database."""
+    from medcom_bridge import demo
+    from medcom_bridge.hub.wiring import default_db_url
+
+    own_database = db is None or db == default_db_url(spool)
+    reason = ahead_of_time(
+        run_start(clock, datetime.now(UTC)),
+        datetime.now(UTC),
+        demo_spool=own_database and demo.is_demo_spool(spool),
+    )
+    if reason is not None:
+        typer.echo(f"--now/--advance: {reason}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
 def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
     """Repeat `run_once` until a round finds nothing to do; one summary of everything done."""
     total = Summary()
@@ -179,6 +220,7 @@ def worker(
     except ValueError as exc:
         typer.echo(f"--now: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    refuse_ahead_of_time(clock, spool, db)
     hub = build_hub_or_exit(
         spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
     )
@@ -264,6 +306,7 @@ def process(
     except ValueError as exc:
         typer.echo(f"--now/--advance: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    refuse_ahead_of_time(clock, spool, db)
     from medcom_bridge.web.serve import scrubbed_logging
 
     scrubbed_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
@@ -537,18 +580,27 @@ def audit_bundle(events: list[TraceEvent]) -> dict[str, Any]:
 def demo(
     folder: Annotated[
         Path,
-        typer.Argument(metavar="FOLDER", help="Folder to build the demo in (created; reused if present)."),
+        typer.Argument(
+            metavar="FOLDER",
+            help="Folder to build the demo in: created if missing; used if empty; a previous demo's folder is "
+            "reset (its spool, register and sample envelope made again; other files stay); any other "
+            "non-empty folder is refused (exit 2).",
+        ),
     ] = Path("medcom-bridge-demo"),
 ) -> None:
     """Watch a FHIR letter reach an OIOXML-only receiver and the two XCTL03 receipts come back as one
-    Acknowledgement (all data made by our own code)."""
+    Acknowledgement (all data made by our own code). Writes FOLDER/sor.xml, edi.csv, spool/ (marked as a demo
+    spool, where `process --advance` may run ahead of time) and sample-envelope.xml for a POST /envelopes."""
     from medcom_bridge import demo as demo_data
     from medcom_bridge.hub.wiring import build_hub
 
     echo: Callable[[str], None] = typer.echo
-    if (folder / "spool").exists():
-        typer.echo(f"{folder}/spool exists already; choose a new folder", err=True)
-        raise typer.Exit(EXIT_USAGE)
+    try:
+        if demo_data.prepare(folder):
+            echo(f"{folder}: a previous demo; made again from the start")
+    except (demo_data.NotADemoFolder, OSError) as exc:
+        typer.echo(str(exc) if isinstance(exc, demo_data.NotADemoFolder) else f"{folder}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     files = demo_data.build(folder)
     clock = ManualClock(demo_data.DEMO_NOW)
     hub = build_hub(files.spool, files.sor, files.edi, None, clock)
@@ -585,6 +637,7 @@ def demo(
     echo(
         f"Try: medcom-bridge process --spool {files.spool} --sor {files.sor} --edi {files.edi} --advance 92d"
     )
+    echo(f"and POST {files.sample} to `medcom-bridge serve` (README, 'Run it as a service')")
 
 
 def _first_flow(hub: Hub) -> str:

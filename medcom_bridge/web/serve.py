@@ -221,8 +221,7 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise PortBusy(
-                f"port {port} on {host} is in use by another program (another serve?); "
-                "stop it or give --port"
+                f"port {port} on {host} is in use by another program (another serve?); stop it or give --port"
             ) from None
         raise PortBusy(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
