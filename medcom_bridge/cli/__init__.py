@@ -119,7 +119,7 @@ def render(
 ) -> None:
     """Render a message thread as one self-contained HTML page (exit 0 written, 1 the message is broken,
     2 usage error, unreadable file or a kind without an HTML view)."""
-    from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
+    from medcom_bridge.documents import NotRenderable, UnknownKind, detect_kind, render_document
     from medcom_bridge.xmlsafe import XmlError
 
     data = read_input(path)
@@ -138,12 +138,15 @@ def render(
         raise typer.Exit(EXIT_INVALID) from None
     if out is None:
         typer.echo(page, nl=False)
-        return
-    try:
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        typer.echo(f"{out}: cannot write file: {exc.strerror or exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    else:
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{out}: cannot write file: {exc.strerror or exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+    # The one line a person reads when it worked (stderr: stdout may be the page itself).
+    where = f"wrote {out}" if out is not None else "rendered"
+    typer.echo(f"{where}: {path.name} ({detect_kind(data)}), {len(page.encode()):,} bytes of HTML", err=True)
 
 
 @app.command()

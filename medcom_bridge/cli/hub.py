@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from medcom_bridge.cli.progress import Bar
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
 from medcom_bridge.hub.runner import Hub, Summary
@@ -233,6 +235,23 @@ def worker(
     raise typer.Exit(code)
 
 
+LARGE_SPOOL = 100
+"""From this many waiting files on, `process` shows a progress bar (on a terminal; `cli.progress`)."""
+
+
+@contextmanager
+def spool_progress(hub: Hub) -> Iterator[Bar]:
+    """Files taken of those waiting, as a bar on stderr when it is a terminal and the spool is large."""
+    from medcom_bridge.cli.progress import bar, on_terminal
+
+    waiting = len(hub.spool.waiting()) if on_terminal() else 0
+    if waiting < LARGE_SPOOL:
+        yield Bar()
+        return
+    with bar("spool files taken", waiting) as shown:
+        yield shown
+
+
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {
         "taken": summary.taken,
@@ -321,7 +340,9 @@ def process(
         broker=broker,
     )
     try:
-        summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
+        with spool_progress(hub) as progress:
+            hub.on_taken = progress.advance
+            summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
     except Exception as exc:  # a database or file-system failure: report it, never a traceback
         typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
