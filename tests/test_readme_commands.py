@@ -81,7 +81,9 @@ def run_service_block(block: list[str], demo_root: Path, work: Path) -> tuple[st
     port = free_port()
     script = "\n".join(block)
     script = script.replace("/tmp/medcom-demo", str(demo_root)).replace(".venv/bin/", f"{REPO}/.venv/bin/")
-    script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace(" serve ", f" serve --port {port} ")
+    script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace(
+        " serve ", f" serve --port {port} "
+    )
     # whatever happens, the background serve ends with the script
     script = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\nset -e\n" + script + "\nwait || true\n"
     done = subprocess.run(

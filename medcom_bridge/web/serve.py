@@ -205,9 +205,12 @@ def listen(host: str, port: int) -> socket.socket:
     """A TCP socket bound to (host, port) and listening, or PortBusy saying why not. Bound before the hub
     announces its URL: a second `serve` on a taken port fails with one line instead of printing the page
     address and a uvicorn error afterwards (issue 12)."""
+    # The family as uvicorn chooses it (`Config.bind_socket`): IPv6 for an address with a colon, else IPv4, so
+    # `localhost` is 127.0.0.1 as before.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
         raise PortBusy(f"--host {host}: not an address of this machine ({exc.strerror})") from None
