@@ -116,6 +116,16 @@ def test_process_advance_runs_in_a_demo_spool_and_is_refused_in_another(tmp_path
     assert runner.invoke(app, [*args, "--db", other, "--advance", "1d"]).exit_code == 2
 
 
+def test_a_worker_ahead_of_time_is_refused_too(tmp_path: Path) -> None:
+    files = demo.build(tmp_path / "d")
+    real = tmp_path / "real"
+    real.mkdir()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    args = ["worker", "--spool", str(real), "--sor", str(files.sor), "--db", f"sqlite:///{real / 'x.sqlite'}"]
+    result = runner.invoke(app, [*args, "--broker", "amqp://guest:guest@127.0.0.1:1/none", "--now", future])
+    assert result.exit_code == 2 and "ahead of the clock" in result.stderr
+
+
 # -- demo and its folder ----------------------------------------------------------------------------------------
 
 

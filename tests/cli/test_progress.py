@@ -42,10 +42,9 @@ def _large_spool(tmp_path: Path) -> demo.DemoFiles:
     return files
 
 
-def test_process_of_a_large_spool_shows_files_taken_on_a_terminal_only(tmp_path: Path) -> None:
-    files = _large_spool(tmp_path)
-    command = [sys.executable, "-m", "medcom_bridge", "process", "--spool", str(files.spool)]
-    command += ["--sor", str(files.sor), "--edi", str(files.edi), "--json"]
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """`medcom-bridge ARGS` with stderr on a pseudo-terminal (stdout a pipe); the run and the screen."""
+    command = [sys.executable, "-m", "medcom_bridge", *args]
     leader, follower = pty.openpty()
     try:
         done = subprocess.run(
@@ -63,6 +62,14 @@ def test_process_of_a_large_spool_shows_files_taken_on_a_terminal_only(tmp_path:
             break
         screen += chunk
     os.close(leader)
+    return done, screen
+
+
+def test_process_of_a_large_spool_shows_files_taken_on_a_terminal_only(tmp_path: Path) -> None:
+    files = _large_spool(tmp_path)
+    done, screen = on_a_terminal(
+        "process", "--spool", str(files.spool), "--sor", str(files.sor), "--edi", str(files.edi), "--json"
+    )
     assert done.returncode == 0, screen.decode(errors="replace")
     assert b"spool files taken" in screen and f"/{LARGE_SPOOL + 6}".encode() in screen
     summary = json.loads(done.stdout)  # stdout is the one JSON object, nothing else
@@ -76,3 +83,12 @@ def test_piped_stderr_carries_no_bar(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
     assert "spool files taken" not in result.stderr and "\x1b[" not in result.stderr
+
+
+def test_sor_report_shows_its_stages_on_a_terminal_and_keeps_json_on_stdout(tmp_path: Path) -> None:
+    files = demo.build(tmp_path)
+    done, screen = on_a_terminal("sor", "report", "--sor", str(files.sor), "--edi", str(files.edi), "--json")
+    assert done.returncode == 0, screen.decode(errors="replace")
+    assert b"reading the SOR export" in screen or b"checking rules" in screen
+    assert b"SOR-EDI quality report: 2 SOR units" in screen  # the summary line stays after the bar
+    assert set(json.loads(done.stdout)) == {"generated", "counts", "findings"}
