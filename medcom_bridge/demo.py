@@ -1,11 +1,12 @@
 """A demo of the conversion hub on data our own code makes (the repository never copies MedCom's files).
 
-`medcom-bridge demo DIR` builds, in DIR:
+`medcom-bridge demo DIR` builds, in DIR (new or empty; a previous demo's folder is reset, any other refused):
 * `sor.xml` — a SOR XML export (official format) naming a municipality and a hospital department;
 * `edi.csv` — their SOR-EDI registrations: the municipality takes FHIR only (FDIS91, FCTL), the hospital
   OIOXML only (XDIS91, XBIN01, XCTL01-03);
 * `spool/` — the hub's mailboxes, with a builder-made CareCommunication (text + a PDF) from the municipality
-  to the hospital waiting in the municipality's `out/`;
+  to the hospital waiting in the municipality's `out/`, and the marker `spool/.medcom-bridge-demo`;
+* `sample-envelope.xml` — a second letter in its VANSEnvelope, for a `POST /envelopes` by hand;
 then runs the hub (`process`), lets the hospital's system read its `in/` and answer with XCTL03 receipts
 (`EndSystem`), runs the hub again, and shows the one Acknowledgement that reached the municipality.
 
@@ -34,6 +35,13 @@ FHIR_TYPES = ("FDIS91", "FCTL")
 OIOXML_TYPES = ("XDIS91", "XBIN01", "XCTL01", "XCTL02", "XCTL03")
 EDIFACT_TYPES = ("DIS91", "BIN01", "CTL01", "CTL02", "CTL03")
 DEMO_NOW = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
+MARKER = ".medcom-bridge-demo"
+"""A file in the demo's spool: this spool and its database hold only demo data, so `process --advance` may run
+ahead of the clock in it, and `demo` may reset it."""
+SAMPLE_ENVELOPE = "sample-envelope.xml"
+"""A second letter, for README's `curl ... --data-binary @FOLDER/sample-envelope.xml` to POST /envelopes."""
+WRITTEN = ("spool", "sor.xml", "edi.csv", SAMPLE_ENVELOPE)
+"""Everything `build` writes into its folder: what a reset removes (nothing else in the folder is touched)."""
 
 
 def sor_xml(parties: Iterable[Party]) -> bytes:
@@ -226,13 +234,49 @@ class DemoFiles:
     spool: Path
     sor: Path
     edi: Path
+    sample: Path
+
+
+class NotADemoFolder(Exception):
+    """The demo's folder holds something the demo did not make; str() says what to do instead."""
+
+
+def is_demo_spool(spool: Path) -> bool:
+    """True for a spool `build` made (its marker file is there)."""
+    return (spool / MARKER).is_file()
+
+
+def prepare(root: Path) -> bool:
+    """Make `root` ready for `build`: a missing or empty folder is used as it is; a previous demo's folder is
+    reset (the files the demo wrote are removed, anything else stays; True is returned); any other folder
+    with something in it raises NotADemoFolder: the demo never writes over files it did not make."""
+    import shutil
+
+    if not root.exists():
+        return False
+    if not root.is_dir():
+        raise NotADemoFolder(f"{root} is a file; give a new or empty folder")
+    if not any(root.iterdir()):
+        return False
+    if not is_demo_spool(root / "spool"):
+        raise NotADemoFolder(
+            f"{root} is not empty and not a demo folder (no spool/{MARKER}); give a new or empty folder"
+        )
+    for name in WRITTEN:
+        path = root / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    return True
 
 
 def build(root: Path, *, now: datetime = DEMO_NOW, new_id: Callable[[], str] | None = None) -> DemoFiles:
-    """Write the demo register and spool into `root`; the municipality's letter waits in its out/."""
+    """Write the demo register and spool into `root`; the municipality's letter waits in its out/, and a
+    second letter lies beside the spool as `sample-envelope.xml` for an HTTP POST."""
     ids = new_id or id_factory()
     root.mkdir(parents=True, exist_ok=True)
-    files = DemoFiles(root, root / "spool", root / "sor.xml", root / "edi.csv")
+    files = DemoFiles(root, root / "spool", root / "sor.xml", root / "edi.csv", root / SAMPLE_ENVELOPE)
     files.sor.write_bytes(sor_xml([MUNICIPALITY, HOSPITAL]))
     files.edi.write_bytes(edi_csv([(MUNICIPALITY.ean, FHIR_TYPES), (HOSPITAL.ean, OIOXML_TYPES)]))
     for party in (MUNICIPALITY, HOSPITAL):
@@ -245,6 +289,15 @@ def build(root: Path, *, now: datetime = DEMO_NOW, new_id: Callable[[], str] | N
         "letter-1",
         wrap(letter, MUNICIPALITY.ean, HOSPITAL.ean, now=now, new_id=ids),
     )
+    (files.spool / MARKER).write_text(
+        "Made by `medcom-bridge demo`: demo data only (process --advance may run ahead of time here).\n",
+        encoding="utf-8",
+    )
+    sample_ids = id_factory("sample-envelope")
+    sample = carecommunication(
+        MUNICIPALITY, HOSPITAL, now=now, new_id=sample_ids, text="Kære kollega.\nEt brev sendt over HTTP."
+    )
+    files.sample.write_bytes(wrap(sample, MUNICIPALITY.ean, HOSPITAL.ean, now=now, new_id=sample_ids))
     return files
 
 

@@ -62,7 +62,8 @@ def read_input(path: Path) -> bytes | None:
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path], typer.Argument(help="Message files: FHIR JSON/XML, OIOXML, EDIFACT or VANSEnvelope.")
+        list[Path],
+        typer.Argument(metavar="FILE", help="Message files: FHIR JSON/XML, OIOXML, EDIFACT or VANSEnvelope."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file, one per line.")] = False,
 ) -> None:
@@ -108,14 +109,17 @@ def print_report(file: str, report: Report) -> None:
 
 @app.command()
 def render(
-    path: Annotated[Path, typer.Argument(help="A CareCommunication (FHIR JSON/XML) or an XDIS91.")],
+    path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A CareCommunication (FHIR JSON/XML) or an XDIS91.")
+    ],
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Write the HTML page here instead of to stdout.")
+        Path | None,
+        typer.Option("-o", "--out", metavar="FILE", help="Write the HTML page here instead of to stdout."),
     ] = None,
 ) -> None:
     """Render a message thread as one self-contained HTML page (exit 0 written, 1 the message is broken,
     2 usage error, unreadable file or a kind without an HTML view)."""
-    from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
+    from medcom_bridge.documents import NotRenderable, UnknownKind, detect_kind, render_document
     from medcom_bridge.xmlsafe import XmlError
 
     data = read_input(path)
@@ -134,26 +138,45 @@ def render(
         raise typer.Exit(EXIT_INVALID) from None
     if out is None:
         typer.echo(page, nl=False)
-        return
-    try:
-        out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        typer.echo(f"{out}: cannot write file: {exc.strerror or exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    else:
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{out}: cannot write file: {exc.strerror or exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+    # The one line a person reads when it worked (stderr: stdout may be the page itself).
+    where = f"wrote {out}" if out is not None else "rendered"
+    typer.echo(f"{where}: {path.name} ({detect_kind(data)}), {len(page.encode()):,} bytes of HTML", err=True)
 
 
 @app.command()
 def convert(
     paths: Annotated[
-        list[Path], typer.Argument(help="Messages, bare or in VANSEnvelopes (an XDIS91 with its XBIN01).")
+        list[Path],
+        typer.Argument(
+            metavar="FILE", help="Messages, bare or in VANSEnvelopes (an XDIS91 with its XBIN01)."
+        ),
     ],
     to: Annotated[
-        str, typer.Option("--to", help="carecommunication, xdis91, acknowledgement, xctl, edifact or oioxml.")
+        str,
+        typer.Option(
+            "--to",
+            metavar="KIND",
+            help="carecommunication, xdis91, acknowledgement, xctl, edifact or oioxml.",
+        ),
     ],
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the converted VANSEnvelope files.")],
-    fhir_format: Annotated[str, typer.Option("--fhir-format", help="json or xml.")] = "json",
-    sor: Annotated[Path | None, typer.Option("--sor", help="Official SOR XML export (the register).")] = None,
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", metavar="DIR", help="Folder for the converted VANSEnvelope files.")
+    ],
+    fhir_format: Annotated[
+        str, typer.Option("--fhir-format", metavar="FORMAT", help="json or xml.")
+    ] = "json",
+    sor: Annotated[
+        Path | None, typer.Option("--sor", metavar="FILE", help="Official SOR XML export (the register).")
+    ] = None,
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI registrations CSV.")
+    ] = None,
 ) -> None:
     """Convert between OIOXML and FHIR (XDIS91+XBIN01 <-> CareCommunication, XCTL <-> Acknowledgement)
     and between OIOXML and EDIFACT (DIS91, BIN01, CTL01-03).
@@ -182,18 +205,30 @@ def convert(
 
 @app.command()
 def serve(
-    spool: Annotated[Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, quarantine/.")],
-    sor: Annotated[Path, typer.Option("--sor", help="Official SOR XML export (the register).")],
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI registrations CSV.")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite in SPOOL).")] = None,
+    spool: Annotated[
+        Path, typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, quarantine/.")
+    ],
+    sor: Annotated[
+        Path, typer.Option("--sor", metavar="FILE", help="Official SOR XML export (the register).")
+    ],
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI registrations CSV.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (default: SQLite in SPOOL).")
+    ] = None,
     host: Annotated[
-        str, typer.Option("--host", help="Interface to listen on (default: this machine only).")
+        str,
+        typer.Option("--host", metavar="HOST", help="Interface to listen on (default: this machine only)."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port for the API and pages.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="TCP port for the API and pages.")
+    ] = 8000,
     max_body: Annotated[
         int | None,
         typer.Option(
             "--max-body",
+            metavar="BYTES",
             min=1,
             help="Largest POST /envelopes body in bytes (default: MedCom's 100 MB letter in an envelope).",
         ),
@@ -202,23 +237,33 @@ def serve(
         Path | None,
         typer.Option(
             "--config",
-            help="TOML settings: [server], [oidc], [retention] (docs/security.md), [alerts] (docs/alerts.md).",
+            metavar="FILE",
+            help="TOML settings: \\[server], \\[oidc], \\[retention] (docs/security.md), \\[alerts] (docs/alerts.md).",
         ),
     ] = None,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
-            "--allowed-host", help="A DNS name the hub is reached by (repeat); localhost and --host always."
+            "--allowed-host",
+            metavar="NAME",
+            help="A DNS name the hub is reached by (repeat); localhost and --host always.",
         ),
     ] = None,
     certfile: Annotated[
-        Path | None, typer.Option("--certfile", help="TLS certificate chain (PEM); turns on HTTPS and HSTS.")
+        Path | None,
+        typer.Option(
+            "--certfile", metavar="FILE", help="TLS certificate chain (PEM); turns on HTTPS and HSTS."
+        ),
     ] = None,
-    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option("--keyfile", metavar="FILE", help="TLS private key (PEM).")
+    ] = None,
     broker: Annotated[
         str | None,
         typer.Option(
-            "--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: the work goes to workers."
+            "--broker",
+            metavar="URL",
+            help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: the work goes to workers.",
         ),
     ] = None,
 ) -> None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from medcom_bridge.cli.progress import Bar
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
 from medcom_bridge.hub.runner import Hub, Summary
@@ -71,6 +73,47 @@ def make_clock(now: str | None, advance: str | None) -> Clock:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return ManualClock(moment + offset)
+
+
+def run_start(clock: Clock, now: datetime) -> datetime:
+    """When a run on `clock` begins, measured at real time `now` (a ShiftedClock runs `offset` ahead)."""
+    if isinstance(clock, ShiftedClock):
+        return now + clock.offset
+    return clock.now()
+
+
+def ahead_of_time(start: datetime, now: datetime, *, demo_spool: bool) -> str | None:
+    """Why a run starting at `start` may not run at real time `now`, or None when it may.
+
+    A run ahead of the clock (`--advance`, or a `--now` in the future) writes future times into the flows,
+    events and timers it touches; in a database that also holds real flows they would then sort, time out and
+    count in the wrong month for as long as they are kept (issue 12). Only a demo spool, whose database holds
+    nothing else, may run ahead. A `--now` in the past (tests, replays) is allowed anywhere."""
+    from medcom_bridge.localtime import shown
+
+    if start <= now or demo_spool:
+        return None
+    return (
+        f"this run would start at {shown(start, zone=True)}, ahead of the clock, and leave future "
+        "times among the real flows of this database; only a spool made by `medcom-bridge demo` (with its own "
+        "database) runs ahead of time"
+    )
+
+
+def refuse_ahead_of_time(clock: Clock, spool: Path, db: str | None) -> None:
+    """Exit 2 with one line when `clock` runs ahead and the spool is not a demo spool on its own database."""
+    from medcom_bridge import demo
+    from medcom_bridge.hub.wiring import default_db_url
+
+    own_database = db is None or db == default_db_url(spool)
+    reason = ahead_of_time(
+        run_start(clock, datetime.now(UTC)),
+        datetime.now(UTC),
+        demo_spool=own_database and demo.is_demo_spool(spool),
+    )
+    if reason is not None:
+        typer.echo(f"--now/--advance: {reason}", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 def run_until_idle(hub: Hub, *, max_rounds: int = MAX_ROUNDS) -> Summary:
@@ -140,20 +183,30 @@ def build_hub_or_exit(*args: Any, **kwargs: Any) -> Hub:
 
 def worker(
     spool: Annotated[
-        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+        Path,
+        typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine."),
     ],
-    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
-    db: Annotated[str, typer.Option("--db", help="Database URL (PostgreSQL for more than one process).")],
-    broker: Annotated[str, typer.Option("--broker", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")],
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    sor: Annotated[Path, typer.Option("--sor", metavar="FILE", help="SOR XML export (the register).")],
+    db: Annotated[
+        str, typer.Option("--db", metavar="URL", help="Database URL (PostgreSQL for more than one process).")
+    ],
+    broker: Annotated[
+        str, typer.Option("--broker", metavar="URL", help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST.")
+    ],
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI CSV: ean,type,direction.")
+    ] = None,
     referral_hub: Annotated[
         list[str] | None,
         typer.Option(
-            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+            "--referral-hub",
+            metavar="GLN",
+            help="Location number of the national referral hub (DNHF); repeatable.",
         ),
     ] = None,
     now: Annotated[
-        str | None, typer.Option("--now", help="Run at this fixed time (ISO 8601; tests and replays).")
+        str | None,
+        typer.Option("--now", metavar="WHEN", help="Run at this fixed time (ISO 8601; tests and replays)."),
     ] = None,
     metrics_port: Annotated[
         int | None,
@@ -178,6 +231,7 @@ def worker(
     except ValueError as exc:
         typer.echo(f"--now: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    refuse_ahead_of_time(clock, spool, db)
     hub = build_hub_or_exit(
         spool, sor, edi, db, clock, referral_hubs=referral_hub or (), exclusive=True, broker=broker
     )
@@ -218,6 +272,23 @@ def serve_worker_metrics(hub: Hub, port: int) -> Callable[[], None]:
     return stop
 
 
+LARGE_SPOOL = 100
+"""From this many waiting files on, `process` shows a progress bar (on a terminal; `cli.progress`)."""
+
+
+@contextmanager
+def spool_progress(hub: Hub) -> Iterator[Bar]:
+    """Files taken of those waiting, as a bar on stderr when it is a terminal and the spool is large."""
+    from medcom_bridge.cli.progress import bar, on_terminal
+
+    waiting = len(hub.spool.waiting()) if on_terminal() else 0
+    if waiting < LARGE_SPOOL:
+        yield Bar()
+        return
+    with bar("spool files taken", waiting) as shown:
+        yield shown
+
+
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {
         "taken": summary.taken,
@@ -234,30 +305,43 @@ def summary_json(summary: Summary) -> dict[str, Any]:
 
 def process(
     spool: Annotated[
-        Path, typer.Option("--spool", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine.")
+        Path,
+        typer.Option("--spool", metavar="DIR", help="Spool folder: SPOOL/<EAN>/out|in, SPOOL/quarantine."),
     ],
-    sor: Annotated[Path, typer.Option("--sor", help="SOR XML export (the register).")],
-    edi: Annotated[Path | None, typer.Option("--edi", help="SOR-EDI CSV: ean,type,direction.")] = None,
+    sor: Annotated[Path, typer.Option("--sor", metavar="FILE", help="SOR XML export (the register).")],
+    edi: Annotated[
+        Path | None, typer.Option("--edi", metavar="FILE", help="SOR-EDI CSV: ean,type,direction.")
+    ] = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL; default: SQLite file medcom-bridge.sqlite in the spool."),
+        typer.Option(
+            "--db",
+            metavar="URL",
+            help="Database URL; default: SQLite file medcom-bridge.sqlite in the spool.",
+        ),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option(
-            "--now", help="Run at this time (ISO 8601, e.g. 2026-01-20T09:01:00Z) instead of the clock."
+            "--now",
+            metavar="WHEN",
+            help="Run at this time (ISO 8601, e.g. 2026-01-20T09:01:00Z) instead of the clock.",
         ),
     ] = None,
     advance: Annotated[
         str | None,
         typer.Option(
-            "--advance", help="Run as if this much time had passed (e.g. 61m, 121m, 92d): fires timers."
+            "--advance",
+            metavar="DURATION",
+            help="Run as if this much time had passed (e.g. 61m, 121m, 92d): fires timers.",
         ),
     ] = None,
     referral_hub: Annotated[
         list[str] | None,
         typer.Option(
-            "--referral-hub", help="Location number of the national referral hub (DNHF); repeatable."
+            "--referral-hub",
+            metavar="GLN",
+            help="Location number of the national referral hub (DNHF); repeatable.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
@@ -265,6 +349,7 @@ def process(
         str | None,
         typer.Option(
             "--broker",
+            metavar="URL",
             help="RabbitMQ URL amqp://USER:PASS@HOST:PORT/VHOST: hand conversions and deliveries to workers.",
         ),
     ] = None,
@@ -277,6 +362,7 @@ def process(
     except ValueError as exc:
         typer.echo(f"--now/--advance: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    refuse_ahead_of_time(clock, spool, db)
     from medcom_bridge.web.serve import scrubbed_logging
 
     scrubbed_logging(logging.WARNING, "%(levelname)s %(name)s: %(message)s")
@@ -291,7 +377,9 @@ def process(
         broker=broker,
     )
     try:
-        summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
+        with spool_progress(hub) as progress:
+            hub.on_taken = progress.advance
+            summary = run_until_idle(hub) if broker is None else intake_for_workers(hub, broker)
     except Exception as exc:  # a database or file-system failure: report it, never a traceback
         typer.echo(f"hub failed: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -371,59 +459,116 @@ def flow_list(
     db: Annotated[
         str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")
     ] = None,
+    # The filters: exactly the query arguments of GET /flows (queries.FILTER_KEYS; a test holds them equal).
     state: Annotated[
-        str | None, typer.Option("--state", help="received, converting, awaiting_receipts ...")
+        str | None,
+        typer.Option(
+            "--state", metavar="STATE", help="received, converting, awaiting_receipts, completed ..."
+        ),
     ] = None,
-    sender: Annotated[
-        str | None, typer.Option("--sender", metavar="GLN", help="Sender location number.")
+    sender_gln: Annotated[
+        str | None, typer.Option("--sender-gln", "--sender", metavar="GLN", help="Sender location number.")
     ] = None,
-    receiver: Annotated[
-        str | None, typer.Option("--receiver", metavar="GLN", help="Receiver location number.")
+    receiver_gln: Annotated[
+        str | None,
+        typer.Option("--receiver-gln", "--receiver", metavar="GLN", help="Receiver location number."),
     ] = None,
-    letter_id: Annotated[str | None, typer.Option("--letter-id", metavar="ID")] = None,
-    envelope_id: Annotated[str | None, typer.Option("--envelope-id", metavar="ID")] = None,
+    letter_id: Annotated[
+        str | None, typer.Option("--letter-id", metavar="ID", help="Letter id (MessageHeader.id).")
+    ] = None,
+    envelope_id: Annotated[
+        str | None, typer.Option("--envelope-id", metavar="ID", help="Envelope id.")
+    ] = None,
+    bundle_id: Annotated[
+        str | None, typer.Option("--bundle-id", metavar="ID", help="FHIR Bundle.id.")
+    ] = None,
+    created_from: Annotated[
+        str | None,
+        typer.Option(
+            "--created-from", "--since", metavar="WHEN", help="Created at or after (2026-01-20 or ISO 8601)."
+        ),
+    ] = None,
+    created_to: Annotated[
+        str | None,
+        typer.Option("--created-to", "--until", metavar="WHEN", help="Created before (exclusive)."),
+    ] = None,
     month: Annotated[
-        str | None, typer.Option("--month", metavar="YYYY-MM", help="Needed by the event filters below.")
+        str | None,
+        typer.Option(
+            "--month",
+            metavar="YYYY-MM",
+            help="Flows with an event in that month; needed by the "
+            "event filters --failure, --cause, --receipt, --event, --route.",
+        ),
     ] = None,
     failure: Annotated[
-        str | None, typer.Option("--failure", help="input, register, conversion, network, receiver")
+        str | None,
+        typer.Option("--failure", metavar="PLACE", help="input, register, conversion, network, receiver."),
     ] = None,
-    cause: Annotated[str | None, typer.Option("--cause", help="A refusal cause or receipt code.")] = None,
-    receipt: Annotated[str | None, typer.Option("--receipt", help="positive | negative")] = None,
-    route: Annotated[str | None, typer.Option("--route", help="pass_through, oioxml_to_fhir ...")] = None,
+    cause: Annotated[
+        str | None, typer.Option("--cause", metavar="CODE", help="A refusal cause or receipt code.")
+    ] = None,
+    receipt: Annotated[
+        str | None, typer.Option("--receipt", metavar="VERDICT", help="positive | negative.")
+    ] = None,
+    event: Annotated[
+        str | None,
+        typer.Option("--event", metavar="EVENT", help="A flow event, e.g. receipt_alert, converted."),
+    ] = None,
+    route: Annotated[
+        str | None,
+        typer.Option("--route", metavar="ROUTE", help="pass_through, oioxml_to_fhir, fhir_to_oioxml ..."),
+    ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Receipts missing past 120 minutes.")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="At most this many flows.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", min=1, max=500, help="At most this many flows.")
+    ] = 50,
+    cursor: Annotated[
+        str | None,
+        typer.Option(
+            "--cursor", metavar="CURSOR", help="The next page: the cursor the previous page printed."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per flow, one per line.")] = False,
 ) -> None:
-    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending)."""
+    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending).
+    The filters are those of the API's GET /flows (exit 0 listed, 1 the database failed, 2 a bad filter or
+    no database)."""
     from datetime import UTC
 
-    from medcom_bridge.hub.queries import BadFilter, parse_filter
+    from medcom_bridge.hub.queries import FILTER_KEYS, BadFilter, parse_filter
     from medcom_bridge.hub.service import HubService
 
-    args = {
+    given = {
         "state": state,
-        "sender_gln": sender,
-        "receiver_gln": receiver,
+        "sender_gln": sender_gln,
+        "receiver_gln": receiver_gln,
         "letter_id": letter_id,
         "envelope_id": envelope_id,
+        "bundle_id": bundle_id,
+        "created_from": created_from,
+        "created_to": created_to,
         "month": month,
         "failure": failure,
         "cause": cause,
         "receipt": receipt,
+        "event": event,
         "route": route,
         "overdue": "true" if overdue else None,
     }
     try:
-        chosen = parse_filter(args, datetime.now(UTC))
+        chosen = parse_filter({key: given[key] for key in FILTER_KEYS}, datetime.now(UTC))
     except BadFilter as exc:
         typer.echo(f"filter: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     store = _open_store(spool, db)
     try:
         service = HubService(store)
-        page = service.flows(chosen, limit=limit)
+        page = service.flows(chosen, limit=limit, cursor=cursor)
         outcomes = service.receipt_outcomes(page.flows)
+    except BadFilter as exc:  # a cursor this hub never gave out
+        typer.echo(f"--cursor: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     finally:
         store.close()
     for row in page.flows:
@@ -437,19 +582,25 @@ def flow_list(
             f"{outcome.outcome.value}{code}  {row.kind or '-'}  {row.sender_gln or '-'} -> {row.receiver_gln or '-'}"
         )
     if not as_json:
-        more = " (more: raise --limit or narrow the filter)" if page.next_cursor else ""
+        more = f" (more: --cursor {page.next_cursor})" if page.next_cursor else ""
         typer.echo(f"{len(page.flows)} flow(s){more}", err=True)
+    elif page.next_cursor:  # stdout stays one JSON object per flow
+        typer.echo(f"more: --cursor {page.next_cursor}", err=True)
 
 
 @flow_app.command("show")
 def flow_show(
     flow_id: Annotated[
-        str, typer.Argument(help="Flow id, letter id (MessageHeader.id), envelope id or Bundle.id.")
+        str,
+        typer.Argument(metavar="ID", help="Flow id, letter id (MessageHeader.id), envelope id or Bundle.id."),
     ],
     spool: Annotated[
-        Path | None, typer.Option("--spool", help="Spool folder (its medcom-bridge.sqlite is used).")
+        Path | None,
+        typer.Option("--spool", metavar="DIR", help="Spool folder (its medcom-bridge.sqlite is used)."),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (instead of --spool).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="AuditEvent JSON (EHMI delivery-status shape), one Bundle.")
     ] = False,
@@ -486,18 +637,28 @@ def audit_bundle(events: list[TraceEvent]) -> dict[str, Any]:
 
 def demo(
     folder: Annotated[
-        Path, typer.Argument(help="Folder to build the demo in (created; reused if present).")
+        Path,
+        typer.Argument(
+            metavar="FOLDER",
+            help="Folder to build the demo in: created if missing; used if empty; a previous demo's folder is "
+            "reset (its spool, register and sample envelope made again; other files stay); any other "
+            "non-empty folder is refused (exit 2).",
+        ),
     ] = Path("medcom-bridge-demo"),
 ) -> None:
     """Watch a FHIR letter reach an OIOXML-only receiver and the two XCTL03 receipts come back as one
-    Acknowledgement (all data made by our own code)."""
+    Acknowledgement (all data made by our own code). Writes FOLDER/sor.xml, edi.csv, spool/ (marked as a demo
+    spool, where `process --advance` may run ahead of time) and sample-envelope.xml for a POST /envelopes."""
     from medcom_bridge import demo as demo_data
     from medcom_bridge.hub.wiring import build_hub
 
     echo: Callable[[str], None] = typer.echo
-    if (folder / "spool").exists():
-        typer.echo(f"{folder}/spool exists already; choose a new folder", err=True)
-        raise typer.Exit(EXIT_USAGE)
+    try:
+        if demo_data.prepare(folder):
+            echo(f"{folder}: a previous demo; made again from the start")
+    except (demo_data.NotADemoFolder, OSError) as exc:
+        typer.echo(str(exc) if isinstance(exc, demo_data.NotADemoFolder) else f"{folder}: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     files = demo_data.build(folder)
     clock = ManualClock(demo_data.DEMO_NOW)
     hub = build_hub(files.spool, files.sor, files.edi, None, clock)
@@ -534,6 +695,7 @@ def demo(
     echo(
         f"Try: medcom-bridge process --spool {files.spool} --sor {files.sor} --edi {files.edi} --advance 92d"
     )
+    echo(f"and POST {files.sample} to `medcom-bridge serve` (README, 'Run it as a service')")
 
 
 def _first_flow(hub: Hub) -> str:

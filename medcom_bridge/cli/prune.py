@@ -23,20 +23,31 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def prune(
     spool: Annotated[
-        Path | None, typer.Option("--spool", help="Spool folder (its SQLite database and payload store).")
+        Path | None,
+        typer.Option("--spool", metavar="DIR", help="Spool folder (its SQLite database and payload store)."),
     ] = None,
     db: Annotated[
-        str | None, typer.Option("--db", help="Database URL; with --spool also for a spool's own payloads.")
+        str | None,
+        typer.Option(
+            "--db", metavar="URL", help="Database URL; with --spool also for a spool's own payloads."
+        ),
     ] = None,
     older_than: Annotated[
         str,
-        typer.Option("--older-than", help="Keep payloads this long: 13m (months, the default), 1y, 400d."),
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Keep payloads this long: 13m (months, the default), 1y, 400d.",
+        ),
     ] = str(retention.DEFAULT),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was removed as one JSON object.")
     ] = False,
     now: Annotated[
-        str | None, typer.Option("--now", help="Prune as if it were this time (ISO 8601; no zone = UTC).")
+        str | None,
+        typer.Option(
+            "--now", metavar="WHEN", help="Prune as if it were this time (ISO 8601; no zone = UTC)."
+        ),
     ] = None,
 ) -> None:
     """Remove patient data past the retention policy; duplicate detection and statistics are kept."""

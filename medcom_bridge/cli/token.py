@@ -25,8 +25,10 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
-Spool = Annotated[Path | None, typer.Option("--spool", help="Spool folder (its default SQLite database).")]
-Db = Annotated[str | None, typer.Option("--db", help="Database URL (instead of --spool).")]
+Spool = Annotated[
+    Path | None, typer.Option("--spool", metavar="DIR", help="Spool folder (its default SQLite database).")
+]
+Db = Annotated[str | None, typer.Option("--db", metavar="URL", help="Database URL (instead of --spool).")]
 
 
 @contextmanager
@@ -67,10 +69,12 @@ def _audit(conn: Connection, action: audit.Action, name: str, details: dict[str,
 
 @token_app.command("create")
 def create(
-    name: Annotated[str, typer.Option("--name", help="A name to list and revoke the token by.")],
-    role: Annotated[str, typer.Option("--role", help="admin, operator or organisation.")],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NAME", help="A name to list and revoke the token by.")
+    ],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE", help="admin, operator or organisation.")],
     org: Annotated[
-        list[str] | None, typer.Option("--org", help="An EAN of the organisation (repeat).")
+        list[str] | None, typer.Option("--org", metavar="EAN", help="An EAN of the organisation (repeat).")
     ] = None,
     spool: Spool = None,
     db: Db = None,
@@ -112,7 +116,7 @@ def list_(
 
 @token_app.command("revoke")
 def revoke(
-    name: Annotated[str, typer.Argument(help="The token's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The token's name.")],
     spool: Spool = None,
     db: Db = None,
 ) -> None:

@@ -395,6 +395,17 @@ _ID_FILTERS = ("sender_gln", "receiver_gln", "letter_id", "envelope_id", "bundle
 
 
 EVENT_FILTERS = ("failure", "cause", "receipt", "event", "route")
+FILTER_KEYS = (
+    "state",
+    *_ID_FILTERS[:-1],
+    "created_from",
+    "created_to",
+    "month",
+    *EVENT_FILTERS,
+    "overdue",
+)
+"""Every argument `parse_filter` takes: the query of `GET /flows` and the options of `flow list` (a test
+holds both to this list, so they cannot drift apart)."""
 
 
 def parse_filter(args: dict[str, str | None], now: datetime, *, default_month: bool = False) -> FlowFilter:
@@ -408,15 +419,7 @@ def parse_filter(args: dict[str, str | None], now: datetime, *, default_month: b
         if not default_month:
             raise BadFilter("failure, cause, receipt, event and route need month=YYYY-MM (e.g. 2026-01)")
         given["month"] = now.strftime("%Y-%m")
-    unknown = (
-        set(given)
-        - {*_ID_FILTERS, "state", "failure", "receipt", "event", "route", "month"}
-        - {
-            "created_from",
-            "created_to",
-            "overdue",
-        }
-    )
+    unknown = set(given) - set(FILTER_KEYS)
     if unknown:
         raise BadFilter(f"unknown filter(s): {', '.join(sorted(unknown))}")
     for name in _ID_FILTERS:

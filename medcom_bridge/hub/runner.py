@@ -179,6 +179,8 @@ class Hub:
         self.answers = answers
         self.ids = ids
         self.batch = max(1, batch)
+        self.on_taken: Callable[[int], None] | None = None
+        """Told how many spool files each batch handled (the CLI's progress bar); None: nobody listens."""
         self.engine = Engine(spool, answers, ids)
         self.observer: Observer = UNOBSERVED
         self._closers: list[Callable[[], None]] = []
@@ -252,6 +254,8 @@ class Hub:
                 self.take(chunk[0], summary)
             else:
                 self._take_batch(chunk, summary)
+            if self.on_taken is not None:
+                self.on_taken(len(chunk))
 
     def _read(self, file: SpoolFile, summary: Summary) -> _Taken | None:
         """Read and identify one waiting file (pure work, outside any transaction); None when it is gone

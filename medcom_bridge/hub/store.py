@@ -219,7 +219,7 @@ def migrate(engine: Engine) -> None:
     """Bring the database to the newest schema (idempotent)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _quiet_alembic(), engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -237,6 +237,19 @@ def at_head(engine: Engine) -> bool:
     not work on a database an older or newer release migrated)."""
     with engine.connect() as conn:
         return frozenset(MigrationContext.configure(conn).get_current_heads()) == schema_heads()
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic says INFO `Context impl SQLiteImpl.` at every start of every command (issue 12): below
+    WARNING it is noise to an operator; its warnings and errors still show."""
+    alembic_log = logging.getLogger("alembic")
+    before = alembic_log.level
+    alembic_log.setLevel(max(before, logging.WARNING))
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(before)
 
 
 def make_engine(url: str, *, schema: str | None = None) -> Engine:

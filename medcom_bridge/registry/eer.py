@@ -56,6 +56,8 @@ class EerImport:
 def read_eer(data: bytes) -> EerImport:
     """Read an EER FHIR Bundle (JSON) or the endpoints CSV extract; the content decides which."""
     text = data.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        raise RegisterInputError("the file is empty; expected an EER Bundle (JSON) or the EER endpoints CSV")
     if text.lstrip().startswith("{"):
         return read_eer_bundle(text)
     refuse_binary(data, _ENDPOINTS_HEADER)

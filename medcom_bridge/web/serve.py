@@ -8,8 +8,10 @@ uvicorn gracefully (it finishes open requests), then the loop finishes the step 
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -186,9 +188,11 @@ def serve(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     broker: str | None = None,
+    listening: socket.socket | None = None,
 ) -> int:
     """Run the hub and its HTTP server until SIGTERM/SIGINT; returns the exit code. With `certfile` (and
-    `keyfile`) the server speaks TLS only, and `security.tls` turns HSTS on."""
+    `keyfile`) the server speaks TLS only, and `security.tls` turns HSTS on. `listening` is a socket already
+    bound to host and port (`listen`), so a busy port is known before anything is announced."""
     security = security or WebSecurity()
     from medcom_bridge.hub.worker import BrokerIntake
 
@@ -233,7 +237,7 @@ def serve(
     if alerts is not None:
         alerts.start()
     try:
-        server.run()
+        server.run(sockets=[listening] if listening is not None else None)
     finally:
         if alerts is not None:
             alerts.shutdown()
@@ -245,6 +249,40 @@ def serve(
         log.error("the hub loop did not stop within 30 s; exiting anyway (its step is crash-safe)")
         return 1
     return 0 if server.started else 1
+
+
+class PortBusy(Exception):
+    """The address cannot be listened on; str() is the one line the operator reads."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) and listening, or PortBusy saying why not. Bound before the hub
+    announces its URL: a second `serve` on a taken port fails with one line instead of printing the page
+    address and a uvicorn error afterwards (issue 12)."""
+    # The family as uvicorn chooses it (`Config.bind_socket`): IPv6 for an address with a colon, else IPv4, so
+    # `localhost` is 127.0.0.1 as before.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise PortBusy(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn does: a port in TIME_WAIT after a restart is free; one another process listens on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortBusy(
+                f"port {port} on {host} is in use by another program (another serve?); stop it or give --port"
+            ) from None
+        raise PortBusy(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve_command(
@@ -289,22 +327,15 @@ def serve_command(
         echo(f"--config: {exc}", err=True)
         return 2
     try:
+        listening = listen(host, port)
+    except PortBusy as exc:
+        echo(str(exc), err=True)
+        return 2
+    try:
         hub = build_hub(spool, sor, edi, db, SystemClock(), exclusive=True, broker=broker)
-    except HubBusy as exc:
-        echo(f"hub: {exc}", err=True)
-        return 2
-    except RegisterLoadError as exc:
-        echo(f"cannot load the register: {exc}", err=True)
-        return 2
-    except ArgumentError as exc:
-        echo(f"--db: not a database URL: {exc}", err=True)
-        return 2
-    except SQLAlchemyError as exc:
-        echo(f"cannot open the hub database: {type(exc).__name__}: {exc}", err=True)
-        return 1
-    except OSError as exc:
-        echo(f"{spool}: cannot use the spool folder: {exc.strerror or exc}", err=True)
-        return 2
+    except (HubBusy, RegisterLoadError, ArgumentError, SQLAlchemyError, OSError) as exc:
+        listening.close()
+        return _cannot_build(exc, spool, echo)
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     echo(
@@ -324,4 +355,28 @@ def serve_command(
         certfile=certfile,
         keyfile=keyfile,
         broker=broker,
+        listening=listening,
     )
+
+
+def _cannot_build(exc: Exception, spool: Path, echo: Callable[..., None]) -> int:
+    """One line and the exit code for a hub that cannot be built: 2 for what the operator gave, 1 for a
+    database that fails."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from medcom_bridge.hub.wiring import HubBusy
+    from medcom_bridge.shell.register import RegisterLoadError
+
+    if isinstance(exc, HubBusy):
+        echo(f"hub: {exc}", err=True)
+    elif isinstance(exc, RegisterLoadError):
+        echo(f"cannot load the register: {exc}", err=True)
+    elif isinstance(exc, ArgumentError):
+        echo(f"--db: not a database URL: {exc}", err=True)
+    elif isinstance(exc, SQLAlchemyError):
+        echo(f"cannot open the hub database: {type(exc).__name__}: {exc}", err=True)
+        return 1
+    else:
+        assert isinstance(exc, OSError)
+        echo(f"{spool}: cannot use the spool folder: {exc.strerror or exc}", err=True)
+    return 2

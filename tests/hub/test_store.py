@@ -303,3 +303,20 @@ def test_migrations_downgrade_and_upgrade_again(tmp_path: Path) -> None:
     migrate(engine)
     assert {t.name for t in schema.metadata.sorted_tables} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_migrations_say_nothing_below_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12: `INFO [alembic.runtime.migration] Context impl SQLiteImpl.` at every start of every command."""
+    import logging
+
+    from medcom_bridge.hub.store import make_engine, migrate
+
+    caplog.set_level(logging.DEBUG)
+    engine = make_engine(f"sqlite:///{tmp_path / 'quiet.sqlite'}")
+    try:
+        migrate(engine)  # a new database: every migration runs
+        migrate(engine)  # an up-to-date one
+    finally:
+        engine.dispose()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+    assert logging.getLogger("alembic").level == logging.NOTSET  # put back: alembic's warnings still show

@@ -114,3 +114,20 @@ def test_serve_with_an_unreadable_register_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "cannot load the register" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_busy_port_fails_with_one_line_before_announcing_anything(tmp_path: Path) -> None:
+    """Issue 12: it printed the page URL, then a uvicorn error; now one line and exit 2, nothing on stdout."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        command = [sys.executable, "-m", "medcom_bridge", "serve", "--spool", str(tmp_path / "spool")]
+        command += ["--sor", str(SOR), "--port", str(port)]
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no "pages http://..." for a server that never ran
+    assert result.stderr.splitlines() == [
+        f"port {port} on 127.0.0.1 is in use by another program (another serve?); stop it or give --port"
+    ]
+    assert not (tmp_path / "spool").exists()  # refused before the hub (and its database) was made
