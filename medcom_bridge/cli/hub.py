@@ -726,7 +726,9 @@ def flow_reprocess(
     state: Annotated[
         str | None,
         typer.Option(
-            "--state", help="Instead of FLOW_IDs: every flow in this state (rejected | quarantined)."
+            "--state",
+            metavar="STATE",
+            help="Instead of FLOW_IDs: every flow in this state (rejected | quarantined).",
         ),
     ] = None,
     since: Annotated[
@@ -740,7 +742,7 @@ def flow_reprocess(
         typer.Option("--file", metavar="NAME", help="A file in SPOOL/quarantine/ to reprocess; repeatable."),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=500, help="With --state: at most this many.")
+        int, typer.Option("--limit", metavar="N", min=1, max=500, help="With --state: at most this many.")
     ] = 100,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per reprocess, one per line.")
