@@ -31,9 +31,10 @@ TREND_MONTHS = 13
 
 RECEIPT_KINDS = frozenset({"xctl01", "xctl02", "xctl03", "ctl01", "ctl02", "ctl03", "acknowledgement"})
 """Message kinds that are receipts: their delivery is no letter delivered."""
-_NOT_A_CODE = RECEIPT_KINDS | {"fatal-error", "transient-error", "ok", "unknown"}
-"""What events written before the refuse code was recorded carry as `cause`: the receipt's kind (or an
-Acknowledgement's response code), which says nothing about why the letter was refused."""
+_NOT_A_CODE = RECEIPT_KINDS | {"unknown"}
+"""What events written before the refuse code was recorded carry as `cause`: the receipt's kind, which says
+nothing about why the letter was refused. (An Acknowledgement's code is its response code, `fatal-error` or
+`transient-error`, then and now.)"""
 
 
 class Figure(StrEnum):

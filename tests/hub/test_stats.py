@@ -118,7 +118,8 @@ def test_the_refuse_code_is_the_receipts_own(store: Store) -> None:
         (C, "syntaksfejl", 1),
     ]
     assert stats.code_label(None) == "no code given"
-    assert stats.code_label("fatal-error") == "unknown code (fatal-error)"
+    assert stats.code_label("fatal-error") == "fatal-error"  # an Acknowledgement's response code
+    assert stats.code_label("XCTL02") == "unknown code (XCTL02)"
 
 
 def test_quarantined_input_is_not_a_negative_receipt(store: Store) -> None:
