@@ -36,7 +36,7 @@ from medcom_bridge.security.principals import Principal, sees_all_flows, visible
 from medcom_bridge.web.app import Context
 from medcom_bridge.web.guard import caller
 from medcom_bridge.web.hardening import csrf_field
-from medcom_bridge.web.monthly import chart_page_values, flows_link, rate_text
+from medcom_bridge.web.monthly import chart_page_values, flows_link, rate_text, short_month
 from medcom_bridge.xmlsafe import XmlError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -212,6 +212,7 @@ def pages_router(ctx: Context) -> APIRouter:
             month=chosen,
             month_title=month_name(chosen),
             month_name=month_name,
+            short_month=short_month,
             picker=picker,
             m=monthly,
             party=ctx.party_name,
