@@ -22,7 +22,10 @@ from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, Route, State, Timer
 from medcom_bridge.hub.lineage import Link
+from medcom_bridge.hub.stats import Figure
+from medcom_bridge.hub.stats import condition as figure_condition
 from medcom_bridge.hub.store import StoredMessage, Tx, event_from_row
+from medcom_bridge.localtime import month_of
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -89,6 +92,8 @@ class FlowFilter:
     receipt: ReceiptVerdict | None = None
     event: Event | None = None
     route: Route | None = None
+    figure: Figure | None = None
+    """Flows counted in a monthly statistic (`hub.stats.condition`): its numbers link here."""
     overdue_at: datetime | None = None
     """Flows awaiting receipts whose 120-minute receipt alert is due at this time."""
     organisations: frozenset[str] | None = None
@@ -98,7 +103,7 @@ class FlowFilter:
     def has_event_filter(self) -> bool:
         return any(
             v is not None
-            for v in (self.month, self.failure, self.cause, self.receipt, self.event, self.route)
+            for v in (self.month, self.failure, self.cause, self.receipt, self.event, self.route, self.figure)
         )
 
     def query_args(self) -> dict[str, str]:
@@ -108,7 +113,7 @@ class FlowFilter:
             value = getattr(self, name)
             if value:
                 args[name] = value
-        for name in ("state", "failure", "receipt", "event", "route"):
+        for name in ("state", "failure", "receipt", "event", "route", "figure"):
             enum = getattr(self, name)
             if enum is not None:
                 args[name] = enum.value
@@ -257,6 +262,8 @@ def _where(f: FlowFilter) -> list[Any]:
             matching = matching.where(e.flow_event == f.event.value)
         if f.route is not None:
             matching = matching.where(e.route == f.route.value)
+        if f.figure is not None:
+            matching = matching.where(*figure_condition(f.figure))
         conditions.append(c.id.in_(matching))
     if f.organisations is not None:
         orgs = sorted(f.organisations)
@@ -340,7 +347,7 @@ def flow_detail(tx: Tx, flow_id: str) -> FlowDetail | None:
 def overview(conn: Connection, now: datetime, *, month: str | None = None, sample: int = 10) -> Overview:
     """Is there a problem, and where: counts per state, failures per place this month, the oldest waiting
     flows and the flows whose receipts are overdue (past 120 minutes)."""
-    month = month or now.strftime("%Y-%m")
+    month = month or month_of(now)
     c = t.flows.c
     states = {s: n for s, n in conn.execute(select(c.state, func.count()).group_by(c.state))}
     e = t.events.c
@@ -390,11 +397,11 @@ def parse_when(name: str, value: str) -> datetime:
         raise BadFilter(f"{name} {value!r} must be a date like 2026-01-20 or 2026-01-20T08:00:00Z") from None
 
 
-_E = TypeVar("_E", State, Place, ReceiptVerdict, Event, Route)
+_E = TypeVar("_E", State, Place, ReceiptVerdict, Event, Route, Figure)
 _ID_FILTERS = ("sender_gln", "receiver_gln", "letter_id", "envelope_id", "bundle_id", "cause")
 
 
-EVENT_FILTERS = ("failure", "cause", "receipt", "event", "route")
+EVENT_FILTERS = ("failure", "cause", "receipt", "event", "route", "figure")
 FILTER_KEYS = (
     "state",
     *_ID_FILTERS[:-1],
@@ -417,8 +424,10 @@ def parse_filter(args: dict[str, str | None], now: datetime, *, default_month: b
     given = {k: v.strip() for k, v in args.items() if v is not None and v.strip()}
     if "month" not in given and any(name in given for name in EVENT_FILTERS):
         if not default_month:
-            raise BadFilter("failure, cause, receipt, event and route need month=YYYY-MM (e.g. 2026-01)")
-        given["month"] = now.strftime("%Y-%m")
+            raise BadFilter(
+                "failure, cause, receipt, event, route and figure need month=YYYY-MM (e.g. 2026-01)"
+            )
+        given["month"] = month_of(now)
     unknown = set(given) - set(FILTER_KEYS)
     if unknown:
         raise BadFilter(f"unknown filter(s): {', '.join(sorted(unknown))}")
@@ -443,6 +452,7 @@ def parse_filter(args: dict[str, str | None], now: datetime, *, default_month: b
         receipt=_enum(ReceiptVerdict, "receipt", given.get("receipt")),
         event=_enum(Event, "event", given.get("event")),
         route=_enum(Route, "route", given.get("route")),
+        figure=_enum(Figure, "figure", given.get("figure")),
         overdue_at=now if overdue in ("true", "1", "yes") else None,
     )
 

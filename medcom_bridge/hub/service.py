@@ -43,6 +43,7 @@ from medcom_bridge.hub.queries import (
 from medcom_bridge.hub.readiness import Check, spool_usable
 from medcom_bridge.hub.runner import Hub
 from medcom_bridge.hub.store import Store, StoredMessage, at_head
+from medcom_bridge.localtime import months_back
 from medcom_bridge.security import audit as audit_log
 from medcom_bridge.security import tokens
 from medcom_bridge.security.principals import Principal
@@ -65,6 +66,13 @@ class Monthly:
     missing_receipts: list[stats.MissingReceipts]
     conversions: list[stats.Conversions]
     pass_throughs: dict[str, int]
+    hub_refusals: list[stats.HubRefusals]
+    quarantined: list[stats.Quarantined]
+    receivers: list[stats.PartnerRate]
+    """Per receiver: letters delivered and refused in `month` (empty when `month` is None)."""
+    senders: list[stats.PartnerRate]
+    trends: stats.Trends | None
+    """The 13 months ending with `month` (or with the `trend_to` month when `month` is None)."""
 
 
 class NoHub(RuntimeError):
@@ -201,15 +209,24 @@ class HubService:
         (hub.retention); keys, events and statistics stay."""
         return retention.prune(self.store, now, age, spool_root=spool_root)
 
-    def monthly(self, month: str | None) -> Monthly:
+    def monthly(self, month: str | None, *, trend_to: str | None = None) -> Monthly:
+        """The statistics of a Danish month (every month when None), its partners' negative-receipt rates and
+        the 13-month trends; about a dozen indexed queries in one read transaction (a consistent picture)."""
+        last = month or trend_to
         with self.store.transaction() as tx:
             conn = tx.conn
+            receivers, senders = stats.partner_rates(conn, month) if month else ([], [])
             return Monthly(
                 month,
                 stats.negative_receipts(conn, month),
                 stats.missing_receipts(conn, month),
                 stats.conversions(conn, month),
                 stats.pass_throughs(conn, month),
+                stats.hub_refusals(conn, month),
+                stats.quarantined(conn, month),
+                receivers,
+                senders,
+                stats.trends(conn, months_back(last, stats.TREND_MONTHS)) if last else None,
             )
 
     def overview(self, now: datetime, *, month: str | None = None) -> Overview:

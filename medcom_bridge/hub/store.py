@@ -67,6 +67,7 @@ from medcom_bridge.hub.flow import (
 from medcom_bridge.hub.observe import Committed
 from medcom_bridge.hub.trace import TRACE_DEFAULTS
 from medcom_bridge.hub.work import WorkStep
+from medcom_bridge.localtime import month_of
 
 log = logging.getLogger(__name__)
 
@@ -1195,7 +1196,7 @@ def _event_row(e: TraceEvent, seq: int) -> dict[str, Any]:
     row.update(
         seq=seq,
         at=at,
-        month=at.strftime("%Y-%m"),
+        month=month_of(at),  # the Danish calendar month: MedCom reports per Danish month
         step=e.step.value,
         subtype=e.subtype.value,
         outcome=e.outcome.value,

@@ -18,7 +18,8 @@ from medcom_bridge.hub.queries import (
     parse_filter,
     parse_month,
 )
-from medcom_bridge.hub.service import Monthly, PayloadGone
+from medcom_bridge.hub.service import PayloadGone
+from medcom_bridge.localtime import month_of
 from medcom_bridge.security.audit import Action, Outcome
 from medcom_bridge.security.principals import Principal, visible_organisations
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS, Context
@@ -30,6 +31,7 @@ from medcom_bridge.web.intake import (
     receive_body,
     take_envelope,
 )
+from medcom_bridge.web.monthly import monthly_csv, monthly_json
 
 XML_BODY = {
     "requestBody": {
@@ -327,13 +329,35 @@ def api_router(ctx: Context) -> APIRouter:
 
     @router.get("/stats/monthly", summary="Monthly statistics from the event log", responses=FORBIDDEN)
     def get_stats(
-        month: Annotated[str | None, Query(description="YYYY-MM; all months when absent")] = None,
+        month: Annotated[
+            str | None, Query(description="YYYY-MM (Danish month); all months when absent")
+        ] = None,
     ) -> Any:
         try:
             chosen = parse_month(month) if month else None
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
-        return monthly_json(ctx.service.monthly(chosen))
+        trend_to = month_of(ctx.clock.now())
+        return monthly_json(ctx.service.monthly(chosen, trend_to=trend_to), ctx.party_name)
+
+    @router.get(
+        "/stats/monthly.csv", summary="One month's statistics as CSV (a section column)", responses=FORBIDDEN
+    )
+    def get_stats_csv(
+        month: Annotated[
+            str | None, Query(description="YYYY-MM (Danish month); this month when absent")
+        ] = None,
+    ) -> Any:
+        try:
+            chosen = parse_month(month) if month else month_of(ctx.clock.now())
+        except BadFilter as exc:
+            return problem(400, "bad-filter", str(exc))
+        body = monthly_csv(ctx.service.monthly(chosen), ctx.party_name)
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="medcom-bridge-{chosen}.csv"'},
+        )
 
     @router.get("/health", summary="Database reachable and hub loop alive")
     def get_health() -> JSONResponse:
@@ -363,26 +387,3 @@ def api_router(ctx: Context) -> APIRouter:
         return JSONResponse(body)
 
     return router
-
-
-def monthly_json(m: Monthly) -> dict[str, Any]:
-    return {
-        "month": m.month,
-        "negative_receipts": [
-            {
-                "month": r.month,
-                "sender_gln": r.sender_gln,
-                "receiver_gln": r.receiver_gln,
-                "cause": r.cause,
-                "place": r.place,
-                "count": r.count,
-            }
-            for r in m.negative_receipts
-        ],
-        "missing_receipts": [
-            {"month": r.month, "sender_gln": r.sender_gln, "receiver_gln": r.receiver_gln, "flows": r.flows}
-            for r in m.missing_receipts
-        ],
-        "conversions": [{"month": r.month, "route": r.route, "count": r.count} for r in m.conversions],
-        "pass_throughs": m.pass_throughs,
-    }

@@ -44,6 +44,7 @@ RULES: Mapping[RouteKey, Access] = MappingProxyType(
         ("GET", "/flows/{flow_id}/events"): Access.AUTHENTICATED,
         ("GET", "/flows/{flow_id}/messages/{message_id}"): Access.AUTHENTICATED,
         ("GET", "/stats/monthly"): Access.OPERATIONS,
+        ("GET", "/stats/monthly.csv"): Access.OPERATIONS,  # statistics: GLNs, names, counts; no patient data
         ("GET", "/audit"): Access.ADMIN,
         ("GET", "/incidents"): Access.OPERATIONS,  # alert incidents: counts, GLNs, state names
         # API documentation: no patient data, but not for the whole network either.

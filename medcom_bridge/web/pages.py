@@ -31,11 +31,13 @@ from medcom_bridge.hub.queries import (
     parse_month,
 )
 from medcom_bridge.hub.service import PayloadGone
+from medcom_bridge.localtime import month_name, month_of, months_back
 from medcom_bridge.security.audit import Action
 from medcom_bridge.security.principals import Principal, sees_all_flows, visible_organisations
 from medcom_bridge.web.app import Context
 from medcom_bridge.web.guard import caller
 from medcom_bridge.web.hardening import csrf_field
+from medcom_bridge.web.monthly import chart_page_values, flows_link, rate_text, short_month
 from medcom_bridge.xmlsafe import XmlError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -200,19 +202,27 @@ def pages_router(ctx: Context) -> APIRouter:
 
     @router.get("/ui/stats")
     def stats_page(request: Request, month: str | None = None) -> HTMLResponse:
+        current = month_of(ctx.clock.now())
         try:
-            chosen = parse_month(month) if month else ctx.clock.now().strftime("%Y-%m")
+            chosen = parse_month(month) if month else current
         except BadFilter as exc:
             return error_page(request, 400, "Bad month", str(exc))
         monthly = ctx.service.monthly(chosen)
+        picker = [(m, month_name(m)) for m in reversed(months_back(max(current, chosen), 25))]
         return page(
             request,
             "stats.html",
             month=chosen,
-            negative=monthly.negative_receipts,
-            missing=monthly.missing_receipts,
-            conversions=monthly.conversions,
+            month_title=month_name(chosen),
+            month_name=month_name,
+            short_month=short_month,
+            picker=picker,
+            m=monthly,
+            party=ctx.party_name,
+            flows_link=flows_link,
+            rate_text=rate_text,
             pass_throughs=monthly.pass_throughs.get(chosen, 0),
+            **chart_page_values(monthly),
         )
 
     return router

@@ -92,6 +92,7 @@ CASES: dict[tuple[str, str], Case] = {
         "/flows/{flow_id}/messages/{message_id}", "organisation", other=404
     ),
     ("GET", "/stats/monthly"): Case("/stats/monthly", "operator", other=403),
+    ("GET", "/stats/monthly.csv"): Case("/stats/monthly.csv", "operator", other=403),
     ("GET", "/audit"): Case("/audit", "admin", other=403),
     ("GET", "/incidents"): Case("/incidents", "operator", other=403),
     ("GET", "/openapi.json"): Case("/openapi.json", "organisation"),

@@ -264,9 +264,10 @@ def test_monthly_statistics_and_overdue_receipts(client: TestClient, hub: Hub, c
     stats = client.get("/stats/monthly", params={"month": "2026-01"}).json()
     assert stats["conversions"] == [{"month": "2026-01", "route": "fhir_to_oioxml", "count": 1}]
     assert [(m["receiver_gln"], m["flows"]) for m in stats["missing_receipts"]] == [(OIOXML_RECEIVER, 1)]
-    negative = stats["negative_receipts"]
-    assert len(negative) == 1 and negative[0]["receiver_gln"] == UNKNOWN_RECEIVER
-    assert negative[0]["place"] == "register"
+    assert stats["negative_receipts"] == []  # the receivers refused nothing: the hub did
+    refused = stats["refused_by_hub"]
+    assert len(refused) == 1 and refused[0]["receiver_gln"] == UNKNOWN_RECEIVER
+    assert refused[0]["place"] == "register" and refused[0]["reject_cause"] == "route"
     assert stats["pass_throughs"] == {}
     assert client.get("/stats/monthly", params={"month": "2025-12"}).json()["conversions"] == []
     assert client.get("/stats/monthly").json()["month"] is None

@@ -67,13 +67,12 @@ def test_statistics_page_numbers_link_to_their_flows(
     page = client.get("/ui/stats", params={"month": "2026-01"})
     assert page.status_code == 200
     links = [(html.unescape(url), int(n)) for url, n in _COUNT_LINK.findall(page.text)]
-    assert {url.split("event=")[-1].split("&")[0] for url, _ in links if "event=" in url} >= {
-        "receipt_alert",
-        "converted",
-        "pass_through",
-    }
+    figures = {url.split("figure=")[-1].split("&")[0] for url, _ in links if "figure=" in url}
+    assert figures >= {"letters", "conversions", "missing", "hub_refused", "quarantined"}
+    assert any("event=pass_through" in url for url, _ in links)
     for url, count in links:
         assert rows(client, url) == count, url
+    assert 'id="monthly-chart"' in page.text and "januar 2026" in page.text
     assert client.get("/ui/stats", params={"month": "January"}).status_code == 400
 
 
