@@ -519,6 +519,15 @@ def flow_list(
         str | None,
         typer.Option("--route", metavar="ROUTE", help="pass_through, oioxml_to_fhir, fhir_to_oioxml ..."),
     ] = None,
+    figure: Annotated[
+        str | None,
+        typer.Option(
+            "--figure",
+            metavar="FIGURE",
+            help="The flows behind a monthly figure: letters, conversions, receiver_negative, hub_refused, "
+            "quarantined, missing.",
+        ),
+    ] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Receipts missing past 120 minutes.")] = False,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", min=1, max=500, help="At most this many flows.")
@@ -554,6 +563,7 @@ def flow_list(
         "receipt": receipt,
         "event": event,
         "route": route,
+        "figure": figure,
         "overdue": "true" if overdue else None,
     }
     try:

@@ -210,6 +210,10 @@ def api_router(ctx: Context) -> APIRouter:
         route: Annotated[
             str | None, Query(description="pass_through | oioxml_to_fhir | fhir_to_oioxml")
         ] = None,
+        figure: Annotated[
+            str | None,
+            Query(description="The flows behind a monthly figure (letters, receiver_negative, missing ...)"),
+        ] = None,
         overdue: Annotated[str | None, Query(description="true: receipts missing past 120 minutes")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
         cursor: str | None = None,
@@ -229,6 +233,7 @@ def api_router(ctx: Context) -> APIRouter:
             "receipt": receipt,
             "event": event,
             "route": route,
+            "figure": figure,
             "overdue": overdue,
         }
         try:
