@@ -20,6 +20,7 @@ from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, Route, State, Timer
+from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.store import StoredMessage, Tx, event_from_row
 
 MAX_PAGE = 500
@@ -171,6 +172,11 @@ class FlowDetail:
     @property
     def where(self) -> str:
         return STATE_MEANING.get(State(self.flow.state), self.flow.state)
+
+    @property
+    def receipt(self) -> ReceiptOutcome:
+        """The flow's receipt outcome, from the events already loaded."""
+        return receipt_outcome(State(self.flow.state), self.flow.receipt_expected, self.events)
 
     @property
     def receipts(self) -> list[StoredMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -10,11 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
+from medcom_bridge.hub.outcome import ReceiptOutcome
 from medcom_bridge.hub.queries import (
     DEFAULT_PAGE,
     MAX_PAGE,
     BadFilter,
     FlowDetail,
+    FlowRow,
     parse_filter,
     parse_month,
 )
@@ -73,10 +76,22 @@ def event_json(e: TraceEvent) -> dict[str, Any]:
     }
 
 
-def detail_json(d: FlowDetail) -> dict[str, Any]:
+def flow_json(
+    row: FlowRow, receipt: ReceiptOutcome, party: Callable[[str | None], str | None]
+) -> dict[str, Any]:
+    """A flow as the API lists it: its facts, its receipt outcome and the register's names of its parties."""
+    return {
+        **row.to_json(),
+        "sender_name": party(row.sender_gln),
+        "receiver_name": party(row.receiver_gln),
+        "receipt": receipt.to_json(),
+    }
+
+
+def detail_json(d: FlowDetail, party: Callable[[str | None], str | None] = lambda _: None) -> dict[str, Any]:
     failed = d.failure
     return {
-        **d.flow.to_json(),
+        **flow_json(d.flow, d.receipt, party),
         "where": d.where,
         "failed": None
         if failed is None
@@ -236,8 +251,9 @@ def api_router(ctx: Context) -> APIRouter:
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
         ctx.audit.write(request, principal, Action.FLOW_LIST, details={**criteria, "found": len(page.flows)})
+        outcomes = ctx.service.receipt_outcomes(page.flows)
         return {
-            "flows": [row.to_json() for row in page.flows],
+            "flows": [flow_json(row, outcomes[row.id], ctx.party_name) for row in page.flows],
             "next_cursor": page.next_cursor,
             "filter": f.query_args(),
         }
@@ -248,7 +264,7 @@ def api_router(ctx: Context) -> APIRouter:
         if detail is None:
             return problem(404, "flow-unknown", f"no flow {flow_id!r}")
         ctx.audit.write(request, principal, Action.FLOW_READ, object_type="flow", object_id=flow_id)
-        return detail_json(detail)
+        return detail_json(detail, ctx.party_name)
 
     @router.get(
         "/flows/{flow_id}/events",
