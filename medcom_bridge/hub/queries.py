@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -152,6 +153,21 @@ class FlowRow:
             "updated_at": self.updated_at.isoformat(),
             "closed_at": self.closed_at.isoformat() if self.closed_at else None,
         }
+
+
+Names = Callable[[str | None], str | None]
+"""The register's name of a location number (None when unknown)."""
+
+
+def flow_json(row: FlowRow, receipt: ReceiptOutcome, party: Names) -> dict[str, Any]:
+    """A flow as the API and `flow list --json` give it: its facts (instants in ISO 8601 UTC: for machines),
+    its receipt outcome and the register's names of its parties."""
+    return {
+        **row.to_json(),
+        "sender_name": party(row.sender_gln),
+        "receiver_name": party(row.receiver_gln),
+        "receipt": receipt.to_json(),
+    }
 
 
 @dataclass(frozen=True, slots=True)

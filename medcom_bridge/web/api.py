@@ -11,13 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
-from medcom_bridge.hub.outcome import ReceiptOutcome
 from medcom_bridge.hub.queries import (
     DEFAULT_PAGE,
     MAX_PAGE,
     BadFilter,
     FlowDetail,
-    FlowRow,
+    flow_json,
     parse_filter,
     parse_month,
 )
@@ -73,18 +72,6 @@ def event_json(e: TraceEvent) -> dict[str, Any]:
         "message_version": e.message_version,
         "state_from": e.state_from,
         "state_to": e.state_to,
-    }
-
-
-def flow_json(
-    row: FlowRow, receipt: ReceiptOutcome, party: Callable[[str | None], str | None]
-) -> dict[str, Any]:
-    """A flow as the API lists it: its facts, its receipt outcome and the register's names of its parties."""
-    return {
-        **row.to_json(),
-        "sender_name": party(row.sender_gln),
-        "receiver_name": party(row.receiver_gln),
-        "receipt": receipt.to_json(),
     }
 
 
