@@ -109,7 +109,13 @@ def test_identifier_reads_what_a_ctl_acknowledges() -> None:
     system = demo.EndSystem(Path("spool"), EDI, lambda: str(uuid.uuid4()))
     answers = (
         (False, ReceiptVerdict.POSITIVE, "ctl03", "ctl03", None),
-        (True, ReceiptVerdict.NEGATIVE, "ctl02", "ikke_specificeret", "Modtager kan ikke behandle meddelelsen"),
+        (
+            True,
+            ReceiptVerdict.NEGATIVE,
+            "ctl02",
+            "ikke_specificeret",
+            "Modtager kan ikke behandle meddelelsen",
+        ),
     )
     for negative, verdict, kind, code, text in answers:
         data = system.receipt_for(received, now=NOW, negative=negative)
