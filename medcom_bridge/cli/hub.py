@@ -18,7 +18,8 @@ import typer
 
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
-from medcom_bridge.hub.outcome import Receipt, ReceiptOutcome
+from medcom_bridge.hub.flow import State
+from medcom_bridge.hub.outcome import Receipt, ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.queries import Names, flow_json
 from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.localtime import shown
@@ -473,13 +474,15 @@ def flow_show(
         with store.transaction() as tx:
             events = {f: tx.events(f) for f in flows}
             states = {f: tx.flow(f, lock=False).state.value for f in flows}
+            rows = {f: tx.flow_row(f) for f in flows}
     finally:
         store.close()
     if as_json:
         typer.echo(json.dumps(audit_bundle([e for f in flows for e in events[f]]), ensure_ascii=False))
         return
     for f in flows:
-        typer.echo(f"flow {f}  state {states[f]}")
+        said = receipt_outcome(State(states[f]), bool(rows[f]["receipt_expected"]), events[f])
+        typer.echo(f"flow {f}  state {states[f]}  receipt {receipt_line(said)}")
         for event in events[f]:
             typer.echo("  " + format_event(event))
 

@@ -148,5 +148,8 @@ def test_flow_list_shows_a_negative_receipts_code_text_names_and_copenhagen_time
     assert flow["created_at"] == "2026-01-20T08:00:00+00:00"
     assert (flow["sender_name"], flow["receiver_name"]) == (demo.MUNICIPALITY.name, demo.HOSPITAL.name)
     assert flow["receipt"]["code"] == "ikke_specificeret"
+    shown = runner.invoke(app, ["flow", "show", flow["id"], "--spool", str(files.spool)])
+    assert shown.exit_code == 0 and "receipt negative ikke_specificeret" in shown.stdout
+    assert " CET  " in shown.stdout and "UTC" not in shown.stdout
     bad = runner.invoke(app, [*listing[:-1], str(tmp_path / "missing.xml")])
     assert bad.exit_code == 2 and "register" in bad.output and "Traceback" not in bad.output
