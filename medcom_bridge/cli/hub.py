@@ -20,7 +20,11 @@ import typer
 from medcom_bridge.cli.progress import Bar
 from medcom_bridge.hub.clock import Clock, ManualClock, SystemClock
 from medcom_bridge.hub.events import TraceEvent, to_audit_event
+from medcom_bridge.hub.flow import State
+from medcom_bridge.hub.outcome import Receipt, ReceiptOutcome, receipt_outcome
+from medcom_bridge.hub.queries import Names, flow_json
 from medcom_bridge.hub.runner import Hub, Summary
+from medcom_bridge.localtime import shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INVALID_FLOW = 1  # `flow show`: no such flow
@@ -407,7 +411,7 @@ def format_event(event: TraceEvent) -> str:
     )
     outcome = f"FAILED at {event.failure.value}" if event.failure is not None else "ok"
     parts = [
-        event.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        shown(event.at, seconds=True, zone=True),
         f"{event.step.value:<22}",
         f"{change:<36}",
         outcome,
@@ -539,10 +543,16 @@ def flow_list(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per flow, one per line.")] = False,
+    sor: Annotated[
+        Path | None,
+        typer.Option(
+            "--sor", metavar="FILE", help="SOR register: show the parties' names beside their GLNs."
+        ),
+    ] = None,
 ) -> None:
-    """Flows, newest first, each with its state and receipt outcome (ok, negative + code, missing, pending).
-    The filters are those of the API's GET /flows (exit 0 listed, 1 the database failed, 2 a bad filter or
-    no database)."""
+    """Flows, newest first, each with its state and receipt outcome (ok, negative + refuse code and text,
+    missing, pending). The filters are those of the API's GET /flows. Times are Copenhagen time; --json gives
+    ISO 8601 UTC instants (exit 0 listed, 1 the database failed, 2 a bad filter or no database)."""
     from datetime import UTC
 
     from medcom_bridge.hub.queries import FILTER_KEYS, BadFilter, parse_filter
@@ -571,6 +581,7 @@ def flow_list(
     except BadFilter as exc:
         typer.echo(f"filter: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    party = _party_names(sor)
     store = _open_store(spool, db)
     try:
         service = HubService(store)
@@ -584,18 +595,53 @@ def flow_list(
     for row in page.flows:
         outcome = outcomes[row.id]
         if as_json:
-            typer.echo(json.dumps({**row.to_json(), "receipt": outcome.to_json()}, ensure_ascii=False))
+            typer.echo(json.dumps(flow_json(row, outcome, party), ensure_ascii=False))
             continue
-        code = f" {outcome.code}" if outcome.code else ""
         typer.echo(
-            f"{row.created_at.isoformat(timespec='seconds')}  {row.id}  {row.state:18s} "
-            f"{outcome.outcome.value}{code}  {row.kind or '-'}  {row.sender_gln or '-'} -> {row.receiver_gln or '-'}"
+            f"{shown(row.created_at, seconds=True, zone=True)}  {row.id}  {row.state:18s} "
+            f"{receipt_line(outcome)}  {row.kind or '-'}  "
+            f"{_party(row.sender_gln, party)} -> {_party(row.receiver_gln, party)}"
         )
     if not as_json:
         more = f" (more: --cursor {page.next_cursor})" if page.next_cursor else ""
         typer.echo(f"{len(page.flows)} flow(s){more}", err=True)
     elif page.next_cursor:  # stdout stays one JSON object per flow
         typer.echo(f"more: --cursor {page.next_cursor}", err=True)
+
+
+def receipt_line(outcome: ReceiptOutcome) -> str:
+    """`negative ikke_specificeret "Modtager kan ikke ..."`, `missing`, `ok` ...: the outcome as people read it."""
+    if outcome.outcome is not Receipt.NEGATIVE:
+        return outcome.outcome.value
+    code = f" {outcome.code}" if outcome.code else ""
+    text = f" {json.dumps(outcome.text, ensure_ascii=False)}" if outcome.text else ""
+    return f"negative{code}{text}"
+
+
+def _party(gln: str | None, party: Names) -> str:
+    if not gln:
+        return "-"
+    name = party(gln)
+    return f"{gln} ({name})" if name else gln
+
+
+def _party_names(sor: Path | None) -> Names:
+    """The register's names (`--sor`), or no names; an unreadable register exits 2 with one line."""
+    if sor is None:
+        return lambda _: None
+    from medcom_bridge.shell.register import RegisterLoadError, load_register
+
+    try:
+        register = load_register(sor)
+    except RegisterLoadError as exc:
+        typer.echo(f"register: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+    def name(gln: str | None) -> str | None:
+        found = register.party(gln) if gln else None
+        return found.name if found is not None else None
+
+    return name
 
 
 @flow_app.command("show")
@@ -625,13 +671,15 @@ def flow_show(
         with store.transaction() as tx:
             events = {f: tx.events(f) for f in flows}
             states = {f: tx.flow(f, lock=False).state.value for f in flows}
+            rows = {f: tx.flow_row(f) for f in flows}
     finally:
         store.close()
     if as_json:
         typer.echo(json.dumps(audit_bundle([e for f in flows for e in events[f]]), ensure_ascii=False))
         return
     for f in flows:
-        typer.echo(f"flow {f}  state {states[f]}")
+        said = receipt_outcome(State(states[f]), bool(rows[f]["receipt_expected"]), events[f])
+        typer.echo(f"flow {f}  state {states[f]}  receipt {receipt_line(said)}")
         for event in events[f]:
             typer.echo("  " + format_event(event))
 

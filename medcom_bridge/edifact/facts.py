@@ -24,6 +24,7 @@ class Acknowledged:
     letter_ids: tuple[str, ...]
     positive: bool  # CTL03
     refuse_code: str | None  # OIOXML RefuseCode of the first refusal (envelope level first), if any
+    refuse_text: str | None = None  # the refusals' FTX text, as a reader sees it (plain, one run per FTX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,12 @@ class Facts:
     referenced_objects: tuple[str, ...] = ()  # DIS91: FTX+BIN object ids
     contained_objects: tuple[str, ...] = ()  # BIN01: UNO object ids
     acknowledges: Acknowledged | None = None  # CTL only
+
+
+def _ftx_text(ftx: Segment) -> str:
+    """The text components of an FTX (element 4) as one line (a `\\` continuation or `.` empty line aside)."""
+    comps = ftx.elements[3] if len(ftx.elements) > 3 else ()
+    return " ".join(c.removesuffix("\\").strip() for c in comps if c and c != ".")
 
 
 def _object_id(value: str) -> str:
@@ -60,6 +67,7 @@ def facts(ic: Interchange) -> Facts:
     if kind.startswith("ctl"):
         uci = next((s for s in body if s.tag == "UCI"), Segment("UCI"))
         refusals = [s.value(1) for s in body if s.tag == "FTX"]
+        said = [_ftx_text(s) for s in body if s.tag == "FTX"]
         acknowledged = Acknowledged(
             envelope_id=uci.value(1),
             sender_ean=uci.value(2),
@@ -67,6 +75,7 @@ def facts(ic: Interchange) -> Facts:
             letter_ids=tuple(s.value(1) for s in body if s.tag == "UCM"),
             positive=kind == "ctl03",
             refuse_code=codes.REFUSE_QUALIFIER.get(refusals[0]) if refusals else None,
+            refuse_text=" ".join(t for t in said if t.strip()) or None,
         )
     return Facts(
         kind=kind,

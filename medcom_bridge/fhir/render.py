@@ -28,6 +28,7 @@ from medcom_bridge.fhir import canonical as url
 from medcom_bridge.fhir import model
 from medcom_bridge.fhir.content import PRIORITIES
 from medcom_bridge.fhir.terminology import CATEGORIES, MIME_TYPES, ROLE_DISPLAYS
+from medcom_bridge.localtime import shown
 
 STUB_TEXT = "not included in this message (sent earlier)"
 ACTIVITIES = {
@@ -236,9 +237,9 @@ def _show_dt(value: Any) -> str:
     parsed = _parse_dt(value)
     if parsed is None:
         return _s(value) or "(no date)"
-    offset = parsed.strftime("%z")
-    zone = "UTC" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
-    return f"{parsed:%Y-%m-%d %H:%M} {zone}"
+    # One time zone on the page, the reader's: MedCom's parties are Danish (a FHIR instant may be in UTC or
+    # carry any offset; shown as is, one letter would mix zones).
+    return shown(parsed, zone=True)
 
 
 def _size(n: int) -> str:

@@ -37,6 +37,7 @@ from medcom_bridge.hub import edifact_leg
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.flow import TWIN_ROUTES, Route
+from medcom_bridge.hub.outcome import refusal_text
 from medcom_bridge.hub.pipeline import (
     EDIFACT_KINDS,
     FHIR_KINDS,
@@ -53,7 +54,8 @@ from medcom_bridge.hub.pipeline import (
 from medcom_bridge.hub.store import Correlation
 from medcom_bridge.identifiers import gln_ok
 from medcom_bridge.oioxml.model import PLUS_POSITIVE_RECEIPT, AnyEmessage
-from medcom_bridge.oioxml.receipts import REFUSE_TEXT_MAX
+from medcom_bridge.oioxml.receipts import IKKE_SPECIFICERET, REFUSE_TEXT_MAX
+from medcom_bridge.oioxml.text import FormattedText, to_plain_text
 from medcom_bridge.registry.routing import Capable, UnknownMessageKind, decide
 
 OIOXML_LETTERS = frozenset({"xdis91", "xbin01"})
@@ -97,6 +99,7 @@ class _Ids:
     acknowledges_envelope: str | None = None
     receipt: ReceiptVerdict | None = None
     receipt_code: str | None = None
+    receipt_text: str | None = None
     receipt_requested: bool = True
 
 
@@ -155,6 +158,7 @@ class EnvelopeIdentifier:
             acknowledges_envelope=ids.acknowledges_envelope,
             receipt=ids.receipt,
             receipt_code=ids.receipt_code,
+            receipt_text=ids.receipt_text,
             receipt_requested=ids.receipt_requested,
             findings=tuple(findings),
         )
@@ -216,6 +220,9 @@ def _oioxml_ids(kind: str, payload: bytes) -> _Ids:
     if isinstance(body, PositiveReceipt | NegativeReceipt | NegativeVansReceipt):
         original = body.original_emessage
         letters = original.original_letter
+        code, text = kind, None
+        if not isinstance(body, PositiveReceipt):
+            code, text = _xctl_refusal(original.refusals())
         return _Ids(
             body.letter.identifier,
             message.envelope.identifier,
@@ -223,7 +230,8 @@ def _oioxml_ids(kind: str, payload: bytes) -> _Ids:
             acknowledges=letters[0].original_letter_identifier if letters else None,
             acknowledges_envelope=original.original_envelope_identifier,
             receipt=ReceiptVerdict.POSITIVE if isinstance(body, PositiveReceipt) else ReceiptVerdict.NEGATIVE,
-            receipt_code=kind,
+            receipt_code=code,
+            receipt_text=text,
             receipt_requested=False,
         )
     raise ValueError(f"a {type(body).__name__} is not handled by the hub")
@@ -244,7 +252,8 @@ def _edifact_ids(kind: str, payload: bytes) -> tuple[_Ids, Report]:
         acknowledges=acknowledged.letter_ids[0] if acknowledged.letter_ids else None,
         acknowledges_envelope=acknowledged.envelope_id or None,
         receipt=ReceiptVerdict.POSITIVE if acknowledged.positive else ReceiptVerdict.NEGATIVE,
-        receipt_code=kind,
+        receipt_code=kind if acknowledged.positive else acknowledged.refuse_code or IKKE_SPECIFICERET,
+        receipt_text=None if acknowledged.positive else refusal_text(acknowledged.refuse_text),
         receipt_requested=False,
     ), report
 
@@ -267,9 +276,39 @@ def _fhir_ids(kind: str, payload: bytes) -> _Ids:
             acknowledges=_str(response.get("identifier")),
             receipt=ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE,
             receipt_code=code or "unknown",
+            receipt_text=None if code == "ok" else refusal_text(_issues_text(bundle)),
             receipt_requested=False,
         )
     return _Ids(letter_id, _str(bundle.get("id")), version)
+
+
+def _xctl_refusal(refusals: Sequence[tuple[str | None, FormattedText | None]]) -> tuple[str, str | None]:
+    """The RefuseCode and text of a negative XCTL: the first code given on either level (envelope level
+    first; `ikke_specificeret` when none is, as MedCom's converter reads an absent one), the texts joined."""
+    code = next((c for c, _ in refusals if c), None) or IKKE_SPECIFICERET
+    texts = [to_plain_text(t) for _, t in refusals if t is not None]
+    return code, refusal_text(" / ".join(t for t in texts if t.strip()) or None)
+
+
+def _issues_text(bundle: dict[str, Any]) -> str | None:
+    """What a negative Acknowledgement's OperationOutcome says: per issue its code (the MedCom detail code
+    when one is given) and its text (details.text or diagnostics)."""
+    said: list[str] = []
+    for entry in bundle.get("entry") or []:
+        resource = (entry or {}).get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "OperationOutcome":
+            continue
+        for issue in resource.get("issue") or []:
+            if not isinstance(issue, dict):
+                continue
+            found = issue.get("details")
+            details: dict[str, Any] = found if isinstance(found, dict) else {}
+            codings = [c for c in details.get("coding") or [] if isinstance(c, dict)]
+            code = next((_str(c.get("code")) for c in codings if _str(c.get("code"))), None)
+            code = code or _str(issue.get("code"))
+            text = _str(details.get("text")) or _str(issue.get("diagnostics"))
+            said.append(": ".join(x for x in (code, text) if x))
+    return "; ".join(s for s in said if s) or None
 
 
 def _header(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from medcom_bridge.hub.events import TraceEvent
+from medcom_bridge.hub.events import ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, State
+from medcom_bridge.privacy import scrub
+
+REFUSAL_TEXT_MAX = 300
+"""How much of a receiver's refusal text the trace keeps (a refuse text is at most 350 characters, one FTX)."""
 
 
 class Receipt(StrEnum):
@@ -38,19 +42,40 @@ class ReceiptOutcome:
         return {"outcome": self.outcome.value, "code": self.code, "text": self.text}
 
 
+_RECEIPT_EVENTS = frozenset({Event.RECEIPT_PARTIAL, Event.RECEIPT_OK, Event.RECEIPT_NEGATIVE})
 _REFUSALS = frozenset(
     {Event.INPUT_INVALID, Event.INPUT_UNREADABLE, Event.ROUTE_FAILED, Event.CONVERSION_FAILED}
 )
 
 
+def refusal_text(text: str | None) -> str | None:
+    """A receiver's refusal text as the trace keeps it: one line, CPR numbers masked (`privacy.scrub`; a
+    RefuseText may quote the letter it refuses), at most `REFUSAL_TEXT_MAX` characters."""
+    if text is None:
+        return None
+    line = scrub(" ".join(text.split()))
+    if len(line) > REFUSAL_TEXT_MAX:
+        line = line[: REFUSAL_TEXT_MAX - 1].rstrip() + "…"
+    return line or None
+
+
 def receipt_outcome(state: State, receipt_expected: bool, events: Iterable[TraceEvent]) -> ReceiptOutcome:
+    """The outcome from the flow's events, oldest first. A negative outcome names the refuse code and text of
+    the last negative receipt the receiver sent (two XCTL for one letter: the aggregated answer may be caused
+    by the XDIS91's XCTL02 while the XBIN01's XCTL03 came last)."""
     alerted = False
     decided: ReceiptOutcome | None = None
+    refused: TraceEvent | None = None
     for e in events:
         event = _event(e.flow_event)
+        if e.receipt is ReceiptVerdict.NEGATIVE and event in _RECEIPT_EVENTS:
+            refused = e
         if event is Event.RECEIPT_OK:
             decided = ReceiptOutcome(Receipt.OK, e.cause)
-        elif event is Event.RECEIPT_NEGATIVE or event in _REFUSALS:
+        elif event is Event.RECEIPT_NEGATIVE:
+            said = refused or e
+            decided = ReceiptOutcome(Receipt.NEGATIVE, said.cause, said.reason)
+        elif event in _REFUSALS:
             decided = ReceiptOutcome(Receipt.NEGATIVE, e.cause, e.reason)
         elif event is Event.RECEIPT_ALERT:
             alerted = True

@@ -81,7 +81,12 @@ class Inbound:
     receipt: ReceiptVerdict | None = None
     """Receipts: positive (XCTL03, ok) or negative (XCTL01/02, fatal-error, transient-error)."""
     receipt_code: str | None = None
-    """Receipts: the detail for statistics (XCTL02, fatal-error ...)."""
+    """Receipts: the code the receipt itself gives, for statistics and the operator: a negative XCTL01/02 or
+    CTL01/02 its RefuseCode (`ikke_specificeret` when it gives none), an Acknowledgement its response code
+    (`fatal-error`, `transient-error`, `ok`); a positive XCTL03/CTL03 its kind."""
+    receipt_text: str | None = None
+    """Receipts: the receiver's own explanation of a refusal (RefuseText, FTX, OperationOutcome issue), CPR
+    numbers masked and shortened (`hub.outcome.refusal_text`): free text of the receiver, kept in the trace."""
     receipt_requested: bool = True
     """OIOXML `pluspositivkvitt`; FHIR messages always request one."""
     findings: tuple[Finding, ...] = ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from medcom_bridge.hub.clock import utc
 from medcom_bridge.hub.events import Outcome, Place, ReceiptVerdict, TraceEvent
 from medcom_bridge.hub.flow import Event, Route, State, Timer
 from medcom_bridge.hub.lineage import Link
+from medcom_bridge.hub.outcome import ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.stats import Figure
 from medcom_bridge.hub.stats import condition as figure_condition
 from medcom_bridge.hub.store import StoredMessage, Tx, event_from_row
@@ -57,7 +59,7 @@ PLACE_MEANING: dict[Place, str] = {
     Place.INPUT: "the sender's input (invalid or unreadable)",
     Place.CONVERSION: "the conversion solution (conversion or validation of its result)",
     Place.REGISTER: "the conversion solution's register (SOR / SOR-EDI routing)",
-    Place.RECEIVER: "the receiver (negative receipt, missing receipt)",
+    Place.RECEIVER: "the receiver: a negative receipt, or no receipt",
     Place.NETWORK: "the network / delivery to the receiver's mailbox",
 }
 
@@ -160,6 +162,21 @@ class FlowRow:
         }
 
 
+Names = Callable[[str | None], str | None]
+"""The register's name of a location number (None when unknown)."""
+
+
+def flow_json(row: FlowRow, receipt: ReceiptOutcome, party: Names) -> dict[str, Any]:
+    """A flow as the API and `flow list --json` give it: its facts (instants in ISO 8601 UTC: for machines),
+    its receipt outcome and the register's names of its parties."""
+    return {
+        **row.to_json(),
+        "sender_name": party(row.sender_gln),
+        "receiver_name": party(row.receiver_gln),
+        "receipt": receipt.to_json(),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     flows: list[FlowRow]
@@ -180,6 +197,11 @@ class FlowDetail:
     @property
     def where(self) -> str:
         return STATE_MEANING.get(State(self.flow.state), self.flow.state)
+
+    @property
+    def receipt(self) -> ReceiptOutcome:
+        """The flow's receipt outcome, from the events already loaded."""
+        return receipt_outcome(State(self.flow.state), self.flow.receipt_expected, self.events)
 
     @property
     def receipts(self) -> list[StoredMessage]:
@@ -275,12 +297,14 @@ def _where(f: FlowFilter) -> list[Any]:
 
 
 def _alert_due(now: datetime) -> Any:
+    """The flow's 120-minute receipt alert fired, or is due and not yet fired (the loop is behind). A fired
+    alert counts whatever its due time: a flow processed with a clock ahead of this one (`--advance`) must
+    not drop out of "receipts overdue" while it still carries the alert."""
     tm = t.timers.c
     return exists().where(
         tm.flow_id == t.flows.c.id,
         tm.kind == Timer.RECEIPT_ALERT.value,
-        tm.status != "cancelled",
-        tm.due_at <= now,
+        or_(tm.status == "fired", and_(tm.status == "pending", tm.due_at <= now)),
     )
 
 
@@ -304,6 +328,7 @@ def list_flows(
 _OUTCOME_EVENTS = tuple(
     e.value
     for e in (
+        Event.RECEIPT_PARTIAL,
         Event.RECEIPT_OK,
         Event.RECEIPT_NEGATIVE,
         Event.RECEIPT_ALERT,

@@ -576,7 +576,9 @@ class Hub:
     ) -> None:
         flow_id = self._answered_flow(tx, inbound)
         flow = tx.flow(flow_id) if flow_id else None
-        note = _note(inbound, cause=inbound.receipt_code, receipt=inbound.receipt)
+        note = _note(
+            inbound, cause=inbound.receipt_code, receipt=inbound.receipt, reason=inbound.receipt_text
+        )
         path = decide.receipt_path(flow)
         if flow is None or path == decide.ReceiptPath.ORPHAN:
             # No correlation left (or none ever): forwarded unconverted in a flow of its own (§7).

@@ -18,6 +18,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from medcom_bridge.fhir.render import PAGE_CSS
+from medcom_bridge.localtime import COPENHAGEN
 from medcom_bridge.oioxml.model import ClinicalEmail, Emessage
 from medcom_bridge.oioxml.text import Break, FixedFont, FormattedText, Node, Space, Styled
 
@@ -86,6 +87,8 @@ def _references(letter: ClinicalEmail) -> list[_Ref]:
 
 
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+# OIOXML times are Danish wall-clock times without a zone; the page names it (CET/CEST) as FHIR letters do.
+_ENV.globals["zone"] = lambda at: at.replace(tzinfo=COPENHAGEN).tzname() if at.tzinfo is None else at.tzname()
 _TEMPLATE = _ENV.from_string(
     """<!DOCTYPE html>
 <html lang="da">
@@ -109,7 +112,7 @@ _TEMPLATE = _ENV.from_string(
 <dt>Subject</dt><dd>{{ (info.subject if info else None) or "(none)" }}</dd>
 <dt>Priority</dt><dd>{{ priority or "(none)" }}</dd>
 {% if l.episode_of_care_identifier %}<dt>Episode of care</dt><dd>{{ l.episode_of_care_identifier }}</dd>{% endif %}
-<dt>Authorised</dt><dd>{{ l.authorisation.strftime("%Y-%m-%d %H:%M") }}</dd>
+<dt>Authorised</dt><dd>{{ l.authorisation.strftime("%Y-%m-%d %H:%M") }} {{ zone(l.authorisation) }}</dd>
 <dt>Letter</dt><dd class="muted">{{ l.identifier }} · {{ l.type_code }} · {{ l.status_code }} · {{ l.statistical_code }} · {{ l.version_code }} · envelope {{ e.identifier }}</dd>
 </dl>
 </section>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,6 +16,7 @@ from medcom_bridge.hub.queries import (
     MAX_PAGE,
     BadFilter,
     FlowDetail,
+    flow_json,
     parse_filter,
     parse_month,
 )
@@ -75,10 +77,10 @@ def event_json(e: TraceEvent) -> dict[str, Any]:
     }
 
 
-def detail_json(d: FlowDetail) -> dict[str, Any]:
+def detail_json(d: FlowDetail, party: Callable[[str | None], str | None] = lambda _: None) -> dict[str, Any]:
     failed = d.failure
     return {
-        **d.flow.to_json(),
+        **flow_json(d.flow, d.receipt, party),
         "where": d.where,
         "failed": None
         if failed is None
@@ -244,8 +246,9 @@ def api_router(ctx: Context) -> APIRouter:
         except BadFilter as exc:
             return problem(400, "bad-filter", str(exc))
         ctx.audit.write(request, principal, Action.FLOW_LIST, details={**criteria, "found": len(page.flows)})
+        outcomes = ctx.service.receipt_outcomes(page.flows)
         return {
-            "flows": [row.to_json() for row in page.flows],
+            "flows": [flow_json(row, outcomes[row.id], ctx.party_name) for row in page.flows],
             "next_cursor": page.next_cursor,
             "filter": f.query_args(),
         }
@@ -256,7 +259,7 @@ def api_router(ctx: Context) -> APIRouter:
         if detail is None:
             return problem(404, "flow-unknown", f"no flow {flow_id!r}")
         ctx.audit.write(request, principal, Action.FLOW_READ, object_type="flow", object_id=flow_id)
-        return detail_json(detail)
+        return detail_json(detail, ctx.party_name)
 
     @router.get(
         "/flows/{flow_id}/events",

@@ -8,9 +8,12 @@ and parties only; a message's content is one explicit click away (download, or t
 from __future__ import annotations
 
 import dataclasses
+import re
+from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,17 +24,20 @@ from medcom_bridge import localtime
 from medcom_bridge.documents import NotRenderable, UnknownKind, render_document
 from medcom_bridge.hub.events import Place
 from medcom_bridge.hub.flow import Event, Route, State
+from medcom_bridge.hub.pipeline import RECEIPT_KINDS
 from medcom_bridge.hub.queries import (
     DEFAULT_PAGE,
     PLACE_MEANING,
     SIDES,
     STATE_MEANING,
     BadFilter,
+    FlowDetail,
     parse_filter,
     parse_month,
 )
 from medcom_bridge.hub.service import PayloadGone
 from medcom_bridge.localtime import month_name, month_of, months_back
+from medcom_bridge.privacy import scrub
 from medcom_bridge.security.audit import Action
 from medcom_bridge.security.principals import Principal, sees_all_flows, visible_organisations
 from medcom_bridge.web.app import Context
@@ -55,6 +61,15 @@ _env = Environment(
 )
 
 
+def when(at: datetime | None, seconds: bool = True) -> str:
+    """A time as people read it: Copenhagen wall-clock time (the column or page says so, `TZ_LABEL`)."""
+    return localtime.shown(at, seconds=seconds)
+
+
+def _no_name(gln: str | None) -> str | None:
+    return None
+
+
 def link(path: str, **args: Any) -> str:
     """A deep link with the given filters (None and empty values left out)."""
     query = {k: str(v.value if hasattr(v, "value") else v) for k, v in args.items() if v not in (None, "")}
@@ -71,8 +86,10 @@ _env.globals.update(
     ROUTES=[r.value for r in Route],
     RENDERABLE=RENDERABLE,
     SIDES=[(side, [p.value for p in places]) for side, places in SIDES],
+    TZ_LABEL=localtime.LABEL,
 )
 _env.globals.setdefault("shown", localtime.shown)  # Copenhagen times (the incidents list on the overview)
+_env.filters["when"] = when
 
 
 def page(
@@ -81,7 +98,9 @@ def page(
     """A page for the signed-in user (`user` in the templates; None on the login page), with the CSRF field
     its POST forms carry."""
     user: Principal | None = getattr(request.state, "principal", None)
+    ctx: Context | None = getattr(request.app.state, "ctx", None)
     html = _env.get_template(name).render(
+        party=ctx.party_name if ctx is not None else _no_name,
         user=user,
         operations=user is not None and sees_all_flows(user),
         csrf=csrf_field(request),
@@ -114,11 +133,13 @@ def pages_router(ctx: Context) -> APIRouter:
         except BadFilter as exc:
             return error_page(request, 400, "Bad month", str(exc))
         view = ctx.service.overview(now, month=chosen)
+        outcomes = ctx.service.receipt_outcomes(view.oldest_waiting + view.overdue_sample)
         quarantined = ctx.spool.quarantined() if ctx.spool is not None else []
         return page(
             request,
             "overview.html",
             view=view,
+            outcomes=outcomes,
             quarantined=[(path.name, _reason_line(reason)) for path, reason in quarantined],
             skipped=ctx.spool.skipped(now) if ctx.spool is not None else [],
             loop=ctx.loop,
@@ -146,6 +167,7 @@ def pages_router(ctx: Context) -> APIRouter:
             request,
             "flows.html",
             flows=result.flows,
+            outcomes=ctx.service.receipt_outcomes(result.flows),
             f=f,
             query=query,
             next_link=link("/ui/flows", **query, limit=limit, cursor=result.next_cursor)
@@ -168,10 +190,13 @@ def pages_router(ctx: Context) -> APIRouter:
             object_id=flow_id,
             details={"page": True},
         )
-        return page(request, "flow.html", d=detail)
+        return page(request, "flow.html", d=detail, said=receipt_senders(detail))
 
     @router.get("/ui/flows/{flow_id}/messages/{message_id}/render")
-    def render_page(request: Request, principal: Caller, flow_id: str, message_id: str) -> HTMLResponse:
+    def render_page(
+        request: Request, principal: Caller, flow_id: str, message_id: str, cpr: str | None = None
+    ) -> HTMLResponse:
+        reveal = cpr == "show"
         try:
             found = (
                 ctx.service.message(flow_id, message_id)
@@ -192,12 +217,13 @@ def pages_router(ctx: Context) -> APIRouter:
             Action.MESSAGE_RENDER,
             object_type="message",
             object_id=message_id,
-            details={"flow": flow_id},
+            details={"flow": flow_id, "cpr": "shown" if reveal else "masked"},
         )
         try:
             html = render_document(found[1])
         except (NotRenderable, UnknownKind, XmlError, LxmlError, ValueError) as exc:
             return error_page(request, 422, "Cannot render this message", str(exc))
+        html = viewer(html, flow_id, message_id, reveal=reveal)
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
     @router.get("/ui/stats")
@@ -226,6 +252,50 @@ def pages_router(ctx: Context) -> APIRouter:
         )
 
     return router
+
+
+_BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def viewer(html: str, flow_id: str, message_id: str, *, reveal: bool) -> str:
+    """The rendered letter as the operations pages show it: a bar back to its flow on top, and every CPR
+    number masked (`privacy.scrub`: `25xxxx-xxxx`) unless the reader asked to see it (audited). Scripts stay
+    impossible: the bar is a plain link, the page keeps its CSP."""
+    if not reveal:
+        html = scrub(html)
+    base = f"/ui/flows/{quote(flow_id, safe='')}"
+    here = f"{base}/messages/{quote(message_id, safe='')}/render"
+    toggle = (
+        f'<a href="{here}">mask the CPR number</a>'
+        if reveal
+        else f'<a href="{here}?cpr=show" rel="nofollow">show the CPR number</a> (the view is audited)'
+    )
+    bar = (
+        '<nav class="backbar" style="font:14px system-ui,sans-serif;background:#1f3a5f;color:#fff;'
+        'padding:.5em 1.5em"><a style="color:#fff" href="'
+        + base
+        + '">&larr; back to flow '
+        + escape(flow_id[:8])
+        + "…</a>"
+        + '<span style="margin-left:2em;color:#dfe6ef">Times in Copenhagen time (CET/CEST) · CPR '
+        + ("shown" if reveal else "masked")
+        + ' · <span style="color:#fff">'
+        + toggle.replace("<a ", '<a style="color:#fff" ')
+        + "</span></span></nav>"
+    )
+    match = _BODY.search(html)
+    if match is None:
+        return bar + html
+    return html[: match.end()] + bar + html[match.end() :]
+
+
+def receipt_senders(detail: FlowDetail) -> dict[str, str | None]:
+    """Who sent each receipt the flow received, by its letter id: the timeline names the receipt's sender."""
+    return {
+        m.letter_id: m.sender_gln
+        for m in detail.messages
+        if m.direction == "in" and m.letter_id and m.kind in RECEIPT_KINDS
+    }
 
 
 def _reason_line(reason_file: str) -> str:

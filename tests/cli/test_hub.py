@@ -25,7 +25,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 def test_flow_list_takes_exactly_the_filters_of_get_flows(tmp_path: Path) -> None:
     """The CLI's options and the API's query arguments are both `queries.FILTER_KEYS` (plus paging)."""
     command = typer.main.get_command(app).commands["flow"].commands["list"]  # type: ignore[attr-defined]
-    cli = {p.name for p in command.params} - {"spool", "db", "as_json"}
+    cli = {p.name for p in command.params} - {"spool", "sor", "db", "as_json"}
     store = Store.open(f"sqlite:///{tmp_path / 'hub.sqlite'}")
     try:
         parameters = create_app(store).openapi()["paths"]["/flows"]["get"]["parameters"]

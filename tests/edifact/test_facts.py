@@ -39,6 +39,8 @@ def test_what_a_ctl_acknowledges() -> None:
         ("1111FRE01095", "1111MAN01095"),
         False,
         "ukendt_lokationsnummer",
+        "EDI-kuvert afsendt 11/11 1999 kl 18.46 har ikke kunnet modtages. "
+        "Modtagerlokationsnummer har ikke kunnet identificeres.",
     )
     ctl03 = read_facts((EDIFACT / "CTL03_1_edifactconv_pair.edi").read_bytes())
     assert (

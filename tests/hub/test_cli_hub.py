@@ -148,3 +148,31 @@ def test_flow_reprocess_sends_a_refused_letter_again_once_the_register_is_fixed(
     assert answer["outcome"] == "already" and answer["old_flow_id"] == old
     assert answer["state"] == "awaiting_receipts"  # delivered by the run after the first reprocess
     assert len(list((files.spool / demo.HOSPITAL.ean / "in").glob("*.xml"))) == 2
+
+
+def test_flow_list_shows_a_negative_receipts_code_text_names_and_copenhagen_time(tmp_path: Path) -> None:
+    """Issue 12: the operator reads the receiver's refuse code and text, the parties by name, and the time
+    in Copenhagen time, labelled; `--json` keeps the UTC instant and adds the names."""
+    files = demo.build(tmp_path)
+    args = ["process", "--spool", str(files.spool), "--sor", str(files.sor), "--edi", str(files.edi)]
+    assert runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z"]).exit_code == 0
+    demo.EndSystem(files.spool, demo.HOSPITAL, demo.id_factory("t")).answer_all(
+        now=demo.DEMO_NOW, negative=True
+    )  # two XCTL02, one for the XDIS91 and one for the XBIN01
+    assert runner.invoke(app, [*args, "--now", "2026-01-20T08:00:00Z", "--advance", "10m"]).exit_code == 0
+    listing = ["flow", "list", "--spool", str(files.spool), "--sor", str(files.sor)]
+    plain = runner.invoke(app, listing)
+    assert plain.exit_code == 0, plain.output
+    [line] = plain.stdout.splitlines()
+    assert line.startswith("2026-01-20 09:00:00 CET ")
+    assert ' completed          negative ikke_specificeret "Modtager kan ikke behandle meddelelsen" ' in line
+    assert f"({demo.MUNICIPALITY.name})" in line and f"({demo.HOSPITAL.name})" in line
+    [flow] = [json.loads(x) for x in runner.invoke(app, [*listing, "--json"]).stdout.splitlines()]
+    assert flow["created_at"] == "2026-01-20T08:00:00+00:00"
+    assert (flow["sender_name"], flow["receiver_name"]) == (demo.MUNICIPALITY.name, demo.HOSPITAL.name)
+    assert flow["receipt"]["code"] == "ikke_specificeret"
+    shown = runner.invoke(app, ["flow", "show", flow["id"], "--spool", str(files.spool)])
+    assert shown.exit_code == 0 and "receipt negative ikke_specificeret" in shown.stdout
+    assert " CET  " in shown.stdout and "UTC" not in shown.stdout
+    bad = runner.invoke(app, [*listing[:-1], str(tmp_path / "missing.xml")])
+    assert bad.exit_code == 2 and "register" in bad.output and "Traceback" not in bad.output

@@ -88,8 +88,12 @@ def test_two_ctls_become_one_acknowledgement(
         counted = {(c.route, c.count) for c in conversions(conn)}
         negatives = negative_receipts(conn)
     assert counted == {("fhir_to_edifact", 1)}
-    if expected != "ok":  # the receiver's CTL02 is counted like an XCTL02
-        assert [(n.cause, n.count) for n in negatives] == [("ctl02", 1)]
+    if expected != "ok":  # the receiver's CTL02 is counted by its refuse code (FTX+NC), like an XCTL02
+        assert [(n.cause, n.count) for n in negatives] == [("ikke_specificeret", 1)]
+        said = [e for e in world.events(flow) if e.receipt is not None and e.message_type == "ctl02"]
+        assert [(e.cause, e.reason) for e in said] == [
+            ("ikke_specificeret", "Modtager kan ikke behandle meddelelsen")
+        ]
     else:
         assert negatives == []
 

@@ -107,16 +107,26 @@ def test_identifier_reads_what_a_ctl_acknowledges() -> None:
     dis91 = edifact_twin(pair.xdis91)
     received = demo.Received(Path("dis91.xml"), "dis91", vans.unwrap(wrapped(dis91, OIO.ean, EDI.ean)))
     system = demo.EndSystem(Path("spool"), EDI, lambda: str(uuid.uuid4()))
-    answers = ((False, ReceiptVerdict.POSITIVE, "ctl03"), (True, ReceiptVerdict.NEGATIVE, "ctl02"))
-    for negative, verdict, kind in answers:
+    answers = (
+        (False, ReceiptVerdict.POSITIVE, "ctl03", "ctl03", None),
+        (
+            True,
+            ReceiptVerdict.NEGATIVE,
+            "ctl02",
+            "ikke_specificeret",
+            "Modtager kan ikke behandle meddelelsen",
+        ),
+    )
+    for negative, verdict, kind, code, text in answers:
         data = system.receipt_for(received, now=NOW, negative=negative)
         assert data is not None
         ctl = EnvelopeIdentifier().identify(data, mailbox=EDI.ean)
         assert ctl.valid, ctl.findings
-        assert (ctl.kind, ctl.receipt, ctl.receipt_code, ctl.receipt_requested) == (
+        assert (ctl.kind, ctl.receipt, ctl.receipt_code, ctl.receipt_text, ctl.receipt_requested) == (
             kind,
             verdict,
-            kind,
+            code,
+            text,
             False,
         )
         assert ctl.is_receipt and ctl.acknowledges == pair.xdis_letter

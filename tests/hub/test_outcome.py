@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medcom_bridge.hub.events import Outcome, Step, TraceEvent, default_subtype
 from medcom_bridge.hub.flow import Event, State
-from medcom_bridge.hub.outcome import Receipt, receipt_outcome
+from medcom_bridge.hub.outcome import REFUSAL_TEXT_MAX, Receipt, receipt_outcome, refusal_text
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -62,3 +65,43 @@ def test_a_negative_outcome_carries_its_code_and_text() -> None:
     )
     assert (got.code, got.text) == ("fatal-error", "ukendt patient")
     assert got.to_json() == {"outcome": "negative", "code": "fatal-error", "text": "ukendt patient"}
+
+
+def receipt(flow_event: Event, verdict: str, cause: str, reason: str | None = None) -> TraceEvent:
+    from medcom_bridge.hub.events import ReceiptVerdict
+
+    return replace(ev(flow_event, cause, reason), receipt=ReceiptVerdict(verdict))
+
+
+def test_the_negative_code_is_the_receivers_even_when_a_positive_receipt_came_last() -> None:
+    """XCTL02 for the XDIS91, then XCTL03 for the XBIN01: the aggregated answer is negative because of the
+    first; the operator must see its refuse code, not the XCTL03's kind."""
+    events = [
+        ev(Event.DELIVERED),
+        receipt(Event.RECEIPT_PARTIAL, "negative", "syntaksfejl", "ukendt element"),
+        receipt(Event.RECEIPT_NEGATIVE, "positive", "xctl03"),
+    ]
+    got = receipt_outcome(State.COMPLETED, True, events)
+    assert (got.outcome, got.code, got.text) == (Receipt.NEGATIVE, "syntaksfejl", "ukendt element")
+
+
+def test_two_negative_receipts_the_last_one_speaks() -> None:
+    events = [
+        receipt(Event.RECEIPT_PARTIAL, "negative", "ikke_specificeret", "first"),
+        receipt(Event.RECEIPT_NEGATIVE, "negative", "problem_med_version", "second"),
+    ]
+    got = receipt_outcome(State.COMPLETED, True, events)
+    assert (got.code, got.text) == ("problem_med_version", "second")
+
+
+def test_a_refusal_text_is_one_line_cpr_masked_and_bounded() -> None:
+    text = refusal_text("Brevet til\n 251248-9996   kunne ikke læses " + "x" * 1000)
+    assert text is not None and "251248-9996" not in text and "25xxxx-xxxx" in text
+    assert "\n" not in text and len(text) == REFUSAL_TEXT_MAX and text.endswith("…")
+    assert refusal_text("   ") is None and refusal_text(None) is None
+
+
+@given(st.text())
+def test_refusal_text_never_keeps_a_cpr_number_or_grows_past_its_bound(raw: str) -> None:
+    text = refusal_text(raw + " 0101011234 " + raw)
+    assert text is not None and "0101011234" not in text and len(text) <= REFUSAL_TEXT_MAX

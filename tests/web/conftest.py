@@ -161,3 +161,36 @@ def admin_client(hub_or_store: Hub | Store, **kwargs: Any) -> TestClient:
 @pytest.fixture
 def client(hub: Hub) -> TestClient:
     return admin_client(hub)
+
+
+REFUSE_CODE = "syntaksfejl"
+REFUSE_TEXT = "Brevet til 251248-9996 kunne ikke læses: ukendt element 'Break'"
+"""A receiver's refusal quoting a CPR number (as OS2korrespondance's XCTL02 quotes the letter)."""
+MASKED_TEXT = "Brevet til 25xxxx-xxxx kunne ikke læses: ukendt element 'Break'"
+
+
+def refusals(spool: Path, receiver: str = OIOXML_RECEIVER, *, now: datetime = START) -> list[bytes]:
+    """The receiver's OIOXML system refuses every letter the hub delivered to it: one XCTL02 (RefuseCode
+    `REFUSE_CODE`, RefuseText `REFUSE_TEXT`) per delivered XDIS91 and XBIN01, each in a VANSEnvelope, ready
+    to drop into the receiver's out/ or to POST (the delivered files move to read/)."""
+    from medcom_bridge.convert.rules import DANISH_TIME
+    from medcom_bridge.demo import EndSystem
+    from medcom_bridge.directory import Party
+    from medcom_bridge.oioxml.codec import parse, serialize
+    from medcom_bridge.oioxml.receipts import negative_receipt
+
+    answers = []
+    for received in EndSystem(spool, Party(receiver), lambda: str(uuid.uuid4())).pick_up():
+        if received.kind not in ("xdis91", "xbin01"):
+            continue
+        ids = uuid.uuid4().hex.upper()
+        xctl = negative_receipt(
+            parse(received.envelope.payload),
+            refuse_code=REFUSE_CODE,
+            refuse_text=REFUSE_TEXT,
+            now=now.astimezone(DANISH_TIME).replace(tzinfo=None),
+            envelope_identifier=ids[:14],
+            letter_identifier=ids[14:28],
+        )
+        answers.append(envelope(serialize(xctl), sender=receiver, receiver=received.envelope.sender.value))
+    return answers
