@@ -244,7 +244,6 @@ def pages_router(ctx: Context) -> APIRouter:
             short_month=short_month,
             picker=picker,
             m=monthly,
-            party=ctx.party_name,
             flows_link=flows_link,
             rate_text=rate_text,
             pass_throughs=monthly.pass_throughs.get(chosen, 0),
