@@ -88,6 +88,7 @@ _env.globals.update(
     SIDES=[(side, [p.value for p in places]) for side, places in SIDES],
     TZ_LABEL=localtime.LABEL,
 )
+_env.globals.update(month_name=month_name)
 _env.globals.setdefault("shown", localtime.shown)  # Copenhagen times (the incidents list on the overview)
 _env.filters["when"] = when
 

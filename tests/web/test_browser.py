@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,9 +245,50 @@ def read_letter_and_go_back(page: Page, base: str, flow_id: str) -> None:
     page.wait_for_url(f"{base}/ui/flows/{flow_id}")
 
 
+def see_monthly_chart(page: Page, base: str, flow_id: str, shots: Path) -> None:
+    """Statistics: the receiver's refusal counted by its own refuse code, the parties by name, a 13-month chart
+    with its numbers beside it; the count leads to exactly the refused flow."""
+    page.goto(f"{base}/ui/stats")
+    table = page.locator("h2:has-text('Negative receipts from receivers') + table")
+    assert REFUSE_CODE in table.inner_text() and RECEIVER_NAME in table.inner_text()
+    chart = page.locator("#monthly-chart")
+    assert chart.locator("svg").count() >= 4 and chart.locator("svg a").count() >= 13
+    assert chart.locator("table.trend").count() == chart.locator("svg").count()  # numbers beside each chart
+    chart.screenshot(path=str(shots / "monthly-chart.png"))
+    with page.expect_navigation():
+        table.locator("a.n").first.click()
+    assert "figure=receiver_negative" in page.url
+    assert page.locator(f"a[href='/ui/flows/{flow_id}']").count() == 1
+
+
+def reprocess_quarantined_file(page: Page, base: str, spool: Path) -> None:
+    """A letter caught half-written lands in quarantine; once the complete file is put in its place, the
+    operator reprocesses it from the overview: one click makes one new flow, with its lineage."""
+    whole = envelope(envelope_id=str(uuid.uuid4()))
+    demo.drop(spool, FHIR_SENDER, "half-written", whole[: len(whole) // 2])
+    quarantine = spool / "quarantine"
+
+    def quarantined() -> list[Path]:
+        return [f for f in quarantine.glob("*") if f.is_file() and not f.name.endswith(".reason.txt")]
+
+    wait_for(lambda: quarantine.is_dir() and len(quarantined()) == 1)
+    [held] = quarantined()
+    held.write_bytes(whole)  # the operator fetched the complete file from the sender
+    page.goto(f"{base}/ui")
+    form = page.locator(f"form[action='/ui/quarantine/{held.name}/reprocess']")
+    with page.expect_navigation():
+        form.locator("button").click()
+    assert re.fullmatch(rf"{re.escape(base)}/ui/flows/[0-9a-f-]+", page.url), page.url
+    lineage = page.locator("p.muted", has_text="Reprocess of").inner_text()
+    assert f"quarantined file {held.name}" in lineage and "new envelope id" in lineage
+    page.goto(f"{base}/ui")
+    assert page.locator(f"form[action='/ui/quarantine/{held.name}/reprocess']").count() == 0  # done, once
+
+
 def test_operator_walk(operations: tuple[str, str, Path], tmp_path: Path) -> None:
-    """Issue 12's walk: overview -> a flow with a negative receipt -> its letter -> back (statistics and
-    reprocess join later). Screenshots go to `MEDCOM_BRIDGE_SCREENSHOTS` when set."""
+    """Issue 12's walk: overview -> a flow with a negative receipt -> its letter -> back -> statistics with
+    a chart -> reprocess of a quarantined file. Screenshots (overview, monthly chart) go to
+    `MEDCOM_BRIDGE_SCREENSHOTS` when set (the README's images are made so)."""
     assert CHROMIUM.exists(), "install Debian's chromium (README, step 1): this test needs a real browser"
     base, token, spool = operations
     flow_id = refused_letter(base, token, spool)
@@ -259,6 +301,9 @@ def test_operator_walk(operations: tuple[str, str, Path], tmp_path: Path) -> Non
             see_overview(page, shots)
             open_negative_flow(page, base, flow_id)
             read_letter_and_go_back(page, base, flow_id)
+            see_monthly_chart(page, base, flow_id, shots)
+            reprocess_quarantined_file(page, base, spool)
         finally:
             browser.close()
     assert (shots / "overview.png").stat().st_size > 0
+    assert (shots / "monthly-chart.png").stat().st_size > 0
