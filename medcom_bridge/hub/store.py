@@ -460,7 +460,7 @@ def _find_keys_statement(n: int) -> Any:
     return statement
 
 
-def _insert_ignore_statement(
+def insert_ignore_statement(
     dialect: str, table: Table, conflict: list[str], returning: tuple[str, ...]
 ) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING `returning`: built once per dialect, table and form. With many
@@ -902,9 +902,7 @@ class Tx:
             }
             for ns, value in wanted
         ]
-        statement = _insert_ignore_statement(
-            self.conn.dialect.name, t.keys, _KEY_COLUMNS, tuple(_KEY_COLUMNS)
-        )
+        statement = insert_ignore_statement(self.conn.dialect.name, t.keys, _KEY_COLUMNS, tuple(_KEY_COLUMNS))
         result = self.conn.execute(statement, rows)
         won_digests = {(ns, digest) for ns, digest in result}
         won = {(ns, value) for ns, value in wanted if (ns, key_digest(ns, value)) in won_digests}
@@ -927,7 +925,7 @@ class Tx:
     def _insert_ignore(self, table: Table, conflict: list[str], **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no aborted transaction on a race, and
         True exactly when this call inserted the row."""
-        statement = _insert_ignore_statement(self.conn.dialect.name, table, conflict, (conflict[0],))
+        statement = insert_ignore_statement(self.conn.dialect.name, table, conflict, (conflict[0],))
         return self.conn.execute(statement, values).first() is not None
 
     def find_keys(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:

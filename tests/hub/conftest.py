@@ -77,6 +77,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def pg_store(pg_engine: Engine) -> Store:
+    """An emptied PostgreSQL store, for tests whose point is concurrent writers (SQLite has one writer)."""
+    with pg_engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    return Store(pg_engine)
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
 

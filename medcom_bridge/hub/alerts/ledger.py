@@ -21,7 +21,7 @@ from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.alerts.incidents import Change, Incident, IncidentEvent, Step, step
 from medcom_bridge.hub.alerts.rules import Condition, Rule
 from medcom_bridge.hub.clock import utc
-from medcom_bridge.hub.store import Tx, _insert_ignore_statement
+from medcom_bridge.hub.store import Tx, insert_ignore_statement
 
 LOCK = "medcom-bridge alerts"
 LEASE = timedelta(minutes=2)
@@ -87,7 +87,7 @@ def record(
     for event in decided.events:
         incident = event.incident
         if event.change is Change.OPENED:
-            statement = _insert_ignore_statement(conn.dialect.name, t.incidents, ["open_key"], ("id",))
+            statement = insert_ignore_statement(conn.dialect.name, t.incidents, ["open_key"], ("id",))
             inserted = conn.execute(
                 statement,
                 {
@@ -116,7 +116,7 @@ def record(
         events.append(IncidentEvent(event.change, incident))
         for channel in channels:
             conn.execute(
-                _insert_ignore_statement(
+                insert_ignore_statement(
                     conn.dialect.name, t.incident_notices, ["incident_id", "change", "channel"], ("id",)
                 ),
                 {
