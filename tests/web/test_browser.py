@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import signal
 import subprocess
 import sys
 import uuid
@@ -34,7 +33,7 @@ from tests.web.conftest import (
     envelope,
     refusals,
 )
-from tests.web.test_serve import REPO, cli_token, free_port, wait_for
+from tests.web.test_serve import REPO, cli_token, free_port, stop_gracefully, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -94,13 +93,8 @@ def serve(tmp_path: Path, sor: Path) -> Iterator[tuple[str, str]]:
         wait_for(lambda: httpx.get(f"{base}/health", verify=False).json()["loop"]["running"])
         yield base, token
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-    assert "Traceback" not in output.decode("utf-8", "replace")
+        text = stop_gracefully(process)
+    assert "Traceback" not in text
 
 
 def test_sign_in_browse_sign_out(served: tuple[str, str]) -> None:

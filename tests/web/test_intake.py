@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from medcom_bridge.web import create_app
 from medcom_bridge.web.app import RETRY_AFTER_SECONDS
 from medcom_bridge.web.intake import MAX_BODY, IntakeRefused, receive_body
 from tests.web.conftest import EDI, FHIR_SENDER, SOR, admin_client, api_client, envelope
-from tests.web.test_serve import REPO, cli_token, free_port, wait_for
+from tests.web.test_serve import REPO, cli_token, free_port, stop_gracefully, wait_for
 
 SOME_TOKEN = "mcb_" + "x" * 43  # well-formed: looking it up needs the database
 
@@ -150,13 +149,8 @@ def test_a_gigabyte_upload_is_refused_after_the_limit_without_the_server_growing
         assert peak - before < 64 * 1024, f"the server grew from {before} KiB to a peak of {peak} KiB"
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200  # and it goes on serving
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-    assert "Traceback" not in output.decode("utf-8", "replace")
+        text = stop_gracefully(process)
+    assert "Traceback" not in text
     assert not list((tmp_path / "spool").glob("*/out/*"))
 
 

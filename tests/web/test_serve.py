@@ -42,6 +42,18 @@ def cli_token(spool: Path, role: str = "admin", *orgs: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def stop_gracefully(process: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    """SIGTERM, then the process's whole output; a process that does not stop in time is killed and fails."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"still running {timeout} s after SIGTERM: {output.decode()[-2000:]}") from None
+    return output.decode("utf-8", "replace")
+
+
 def wait_for(check: object, timeout: float = 20.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,14 +100,7 @@ def test_serve_takes_an_envelope_delivers_it_and_stops_cleanly_on_sigterm(tmp_pa
         assert httpx.get(f"{base}/ui", headers=auth).status_code == 200
         assert httpx.get(f"{base}/ui").status_code == 401
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-            raise
-    text = output.decode("utf-8", "replace")
+        text = stop_gracefully(process)
     assert process.returncode == 0, text
     assert "stopping the hub loop" in text
     assert "Traceback" not in text

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.hub.alerts.servers import webhook_server
 from tests.web.conftest import SOR
-from tests.web.test_serve import REPO, free_port, wait_for
+from tests.web.test_serve import REPO, free_port, stop_gracefully, wait_for
 
 MAILBOX = "5790000123456"
 
@@ -32,14 +31,7 @@ def test_serve_opens_an_incident_when_quarantine_grows(tmp_path: Path) -> None:
             (out / "garbage.xml").write_bytes(b"not xml at all")
             wait_for(lambda: hook.received, timeout=60)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                output, _ = process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                output, _ = process.communicate()
-                raise
-    text = output.decode("utf-8", "replace")
+            text = stop_gracefully(process)
     assert process.returncode == 0, text
     [(_, body)] = hook.received
     assert body["event"] == "opened" and body["key"] == "quarantine_growth:quarantine"
