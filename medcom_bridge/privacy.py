@@ -133,3 +133,72 @@ class ScrubLogFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
         return True
+
+
+# -- one letter's patient ----------------------------------------------------------------------------------
+# Names cannot be recognised in free text in general, but a receiver's refusal answers one known letter: its
+# patient's names and identifiers can be masked in what the receiver wrote (`mask_patient`).
+_OIOXML_IDENTITY: Final = frozenset(
+    {"PersonSurnameName", "PersonGivenName", "CivilRegistrationNumber", "AlternativeIdentifier"}
+)
+_FHIR_IDENTITY: Final = frozenset({"family", "given"})
+PATIENT_MASK: Final = "[patient]"
+
+
+def patient_identity(payload: bytes) -> frozenset[str]:
+    """The patient's names and identifiers in a letter (OIOXML XDIS91/XBIN01, FHIR XML or JSON; the payload
+    without its envelope). Anything unreadable has none: this only ever adds masking."""
+    from medcom_bridge.xmlsafe import XmlError, local_name, parse_xml
+
+    found: list[str] = []
+    if payload.lstrip()[:1] == b"{":
+        import json
+
+        try:
+            bundle = json.loads(payload)
+        except ValueError:
+            return frozenset()
+        for entry in bundle.get("entry") or [] if isinstance(bundle, dict) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+                found += _fhir_json_identity(resource)
+    else:
+        try:
+            root = parse_xml(payload)
+        except XmlError:
+            return frozenset()
+        for patient in root.iter("{*}Patient"):
+            for element in patient.iter():
+                name = local_name(element.tag)
+                if name in _OIOXML_IDENTITY and element.text:
+                    found.append(element.text)
+                elif name in _FHIR_IDENTITY or (
+                    name == "value" and local_name(getattr(element.getparent(), "tag", None)) == "identifier"
+                ):
+                    found.append(element.get("value") or "")
+    return frozenset(v.strip() for v in found if v and v.strip())
+
+
+def _fhir_json_identity(patient: dict[str, object]) -> list[str]:
+    found: list[str] = []
+    for name in patient.get("name") or []:  # type: ignore[attr-defined]
+        if isinstance(name, dict):
+            found.append(str(name.get("family") or ""))
+            found += [str(g) for g in name.get("given") or [] if g]
+    for identifier in patient.get("identifier") or []:  # type: ignore[attr-defined]
+        if isinstance(identifier, dict) and identifier.get("value"):
+            found.append(str(identifier["value"]))
+    return found
+
+
+def mask_patient(text: str, identity: frozenset[str]) -> str:
+    """`text` with each word of the patient's names (as a whole word, any case) replaced by `[patient]` and
+    each identifier masked as by `mask_cpr`."""
+    words = {w for value in identity for w in value.split() if len(w) > 1 and not w.isdigit()}
+    numbers = {value for value in identity if any(c.isdigit() for c in value) and len(value) >= 4}
+    for number in sorted(numbers, key=len, reverse=True):
+        text = text.replace(number, mask_cpr(number))
+    if not words:
+        return text
+    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.sub(rf"(?<!\w)(?:{pattern})(?!\w)", PATIENT_MASK, text, flags=re.IGNORECASE)

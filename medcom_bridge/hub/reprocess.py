@@ -57,6 +57,7 @@ from medcom_bridge.hub.flow import State
 from medcom_bridge.hub.runner import ACK_TARGET, ATTACHMENT, Hub
 from medcom_bridge.hub.spool import QUARANTINE
 from medcom_bridge.hub.store import Note, StoredMessage, Tx, UnknownFlow
+from medcom_bridge.privacy import scrub
 from medcom_bridge.xmlsafe import XmlError, parse_xml
 
 REPROCESS = "reprocess"
@@ -257,7 +258,7 @@ class Reprocessor:
         it is a link or special file. Its bytes go in with a new envelope id; it leaves quarantine after the
         commit. A file that is a quarantined flow's original is reprocessed as that flow."""
         if not _NAME.match(name) or name.endswith(".reason.txt"):
-            return Refused(Refusal.UNKNOWN, f"{name!r} is not the name of a quarantined file")
+            return Refused(Refusal.UNKNOWN, f"{scrub(name)!r} is not the name of a quarantined file")
         path = self._quarantine / name
         try:
             mode = os.lstat(path).st_mode
@@ -305,7 +306,8 @@ class Reprocessor:
         with self.hub.store.transaction() as tx:
             done = lineage.of_file(tx.conn, name)
             if done is None:
-                return Refused(Refusal.UNKNOWN, f"no quarantined file {name!r}")
+                # the name as asked for: quarantined names are masked, a CPR-shaped one is no file of ours
+                return Refused(Refusal.UNKNOWN, f"no quarantined file {scrub(name)!r}")
             state = tx.flow_row(done.new_flow_id)["state"]
         return Reprocessed(
             done.old_flow_id, done.new_flow_id, state, done.envelope_id, already=True, source_file=name

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from medcom_bridge.envelope import vans
 from medcom_bridge.hub import decide
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.clock import Clock
@@ -66,6 +67,7 @@ from medcom_bridge.hub.store import (
     is_transient,
     new_id,
 )
+from medcom_bridge.privacy import mask_patient, patient_identity
 
 log = logging.getLogger(__name__)
 
@@ -576,9 +578,10 @@ class Hub:
     ) -> None:
         flow_id = self._answered_flow(tx, inbound)
         flow = tx.flow(flow_id) if flow_id else None
-        note = _note(
-            inbound, cause=inbound.receipt_code, receipt=inbound.receipt, reason=inbound.receipt_text
-        )
+        said = inbound.receipt_text
+        if said and flow is not None:
+            said = mask_patient(said, _letter_patient(tx, flow.id))
+        note = _note(inbound, cause=inbound.receipt_code, receipt=inbound.receipt, reason=said)
         path = decide.receipt_path(flow)
         if flow is None or path == decide.ReceiptPath.ORPHAN:
             # No correlation left (or none ever): forwarded unconverted in a flow of its own (§7).
@@ -849,6 +852,18 @@ def _info(inbound: Inbound) -> FlowInfo:
         kind=inbound.kind,
         receipt_expected=inbound.receipt_requested and not inbound.is_receipt,
     )
+
+
+def _letter_patient(tx: Tx, flow_id: str) -> frozenset[str]:
+    """The names and identifiers of the patient of the flow's letter (as received and as delivered): a
+    receiver's refusal text quotes them freely, the trace keeps it with them masked (`privacy.mask_patient`)."""
+    found: set[str] = set()
+    for message in tx.messages(flow_id):
+        if message.role not in (IN_LETTER, OUT_LETTER):
+            continue
+        data = tx.payload(message.payload_sha256)
+        found |= patient_identity(vans.read(data).payload or data)
+    return frozenset(found)
 
 
 def _note(

@@ -39,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 
 from medcom_bridge.hub import durable
+from medcom_bridge.privacy import scrub
 from medcom_bridge.xmlsafe import DEFAULT_MAX_BYTES
 
 QUARANTINE = "quarantine"
@@ -474,7 +475,7 @@ class Spool:
         self, target: Path, name: str, ean: str | None, reason: str, now: datetime | None
     ) -> None:
         when = f"time: {now.isoformat()}\n" if now else ""
-        text = f"file: {name}\nfrom: {ean or 'unknown'}\n{when}reason: {reason}\n"
+        text = f"file: {scrub(name)}\nfrom: {ean or 'unknown'}\n{when}reason: {reason}\n"
         reason_path = target.with_name(target.name + ".reason.txt")
         tmp = durable.write_tmp(reason_path.parent, reason_path.name, [text.encode("utf-8")])
         os.replace(tmp, reason_path)
@@ -555,8 +556,10 @@ def _check_name(name: str) -> None:
 
 
 def _quarantine_stem(name: str, ean: str | None) -> str:
-    # short enough that a random prefix, ".reason.txt" and a temporary name still fit in 255 bytes
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:160] or "unnamed"
+    # short enough that a random prefix, ".reason.txt" and a temporary name still fit in 255 bytes. A sender
+    # may name a file after the patient's CPR number: the quarantined name (shown on the overview, kept in
+    # lineage, audit entries and reprocess answers) has it masked; same-name collisions are kept beside.
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", scrub(Path(name).name))[:160] or "unnamed"
     base = base if base.endswith(".xml") else base + ".xml"
     base = base.lstrip(".") or "unnamed.xml"  # never hidden
     return f"{ean}-{base}" if ean else base

@@ -169,9 +169,11 @@ REFUSE_TEXT = "Brevet til 251248-9996 kunne ikke læses: ukendt element 'Break'"
 MASKED_TEXT = "Brevet til 25xxxx-xxxx kunne ikke læses: ukendt element 'Break'"
 
 
-def refusals(spool: Path, receiver: str = OIOXML_RECEIVER, *, now: datetime = START) -> list[bytes]:
+def refusals(
+    spool: Path, receiver: str = OIOXML_RECEIVER, *, now: datetime = START, text: str = REFUSE_TEXT
+) -> list[bytes]:
     """The receiver's OIOXML system refuses every letter the hub delivered to it: one XCTL02 (RefuseCode
-    `REFUSE_CODE`, RefuseText `REFUSE_TEXT`) per delivered XDIS91 and XBIN01, each in a VANSEnvelope, ready
+    `REFUSE_CODE`, RefuseText `text`) per delivered XDIS91 and XBIN01, each in a VANSEnvelope, ready
     to drop into the receiver's out/ or to POST (the delivered files move to read/)."""
     from medcom_bridge.convert.rules import DANISH_TIME
     from medcom_bridge.demo import EndSystem
@@ -187,7 +189,7 @@ def refusals(spool: Path, receiver: str = OIOXML_RECEIVER, *, now: datetime = ST
         xctl = negative_receipt(
             parse(received.envelope.payload),
             refuse_code=REFUSE_CODE,
-            refuse_text=REFUSE_TEXT,
+            refuse_text=text,
             now=now.astimezone(DANISH_TIME).replace(tzinfo=None),
             envelope_identifier=ids[:14],
             letter_identifier=ids[14:28],
