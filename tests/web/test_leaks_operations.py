@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -45,9 +48,11 @@ from medcom_bridge.web import create_app
 from tests.hub.alerts.servers import smtp_server, webhook_server
 from tests.test_privacy_leaks import CPR, CPR_DASHED
 from tests.web.conftest import (
+    EDI,
     FHIR_SENDER,
     PG_URL,
     SOR,
+    UNKNOWN_RECEIVER,
     admin_client,
     api_client,
     envelope,
@@ -57,6 +62,7 @@ from tests.web.conftest import (
 )
 from tests.web.test_leaks import GARBAGE, SECRETS, stored_text
 from tests.web.test_reprocess import BROKEN_EDI
+from tests.web.test_serve import REPO, cli_token, free_port, stop_gracefully, wait_for
 
 # Flow 3's patient and a phrase of its letter text; with the planted values of tests.test_privacy_leaks.
 PATIENT_CPR = "2512489996"
@@ -241,4 +247,86 @@ def test_operator_surfaces_of_issue_12_carry_no_patient_data(
         if record.name == "httpx":  # the test client's own log of the URLs it asked for (not the server's)
             continue
         found += found_in(f"log {record.name}", record.getMessage() + (record.exc_text or ""))
+    assert found == [], "\n".join(found)
+
+
+def test_serve_with_alerts_logs_no_patient_data(tmp_path: Path) -> None:
+    """A real `serve` with `[alerts]`: a letter refused by its receiver (the refusal naming the patient) and one
+    refused by the register (reprocessed), CPR-named files quarantined (one reprocessed) and alerts fired by
+    webhook and mail; its whole log, the notices and the answers carry no planted value."""
+    edi = tmp_path / "edi.csv"
+    edi.write_text(EDI)
+    spool = tmp_path / "spool"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {cli_token(spool)}", "content-type": "application/xml"}
+    seen: list[tuple[str, str]] = []
+    with webhook_server() as hook, smtp_server() as box:
+        config = tmp_path / "hub.toml"
+        config.write_text(
+            '[alerts]\ninterval = "1s"\n[alerts.rules]\nheartbeat = false\nbroker = false\n'
+            "negative_rate = { threshold = 0.0, min_letters = 1 }\nquarantine_growth = { above = 0 }\n"
+            f'[[alerts.webhook]]\nurl = "{hook.url}"\n'
+            f'[alerts.smtp]\nhost = "127.0.0.1"\nport = {box.port}\nfrom = "hub@hospital.example"\n'
+            'to = ["drift@hospital.example"]\n'
+        )
+        command = [sys.executable, "-m", "medcom_bridge", "serve", "--spool", str(spool), "--sor", str(SOR)]
+        command += ["--edi", str(edi), "--host", "127.0.0.1", "--port", str(port), "--config", str(config)]
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: httpx.get(f"{base}/health").json()["loop"]["running"], timeout=60)
+            posted = httpx.post(
+                f"{base}/envelopes", content=envelope(letter(str(uuid.uuid4()))), headers=auth
+            )
+            flow_id = posted.json()["flow_id"]
+            wait_for(
+                lambda: (
+                    httpx.get(f"{base}/flows/{flow_id}", headers=auth).json()["state"] == "awaiting_receipts"
+                ),
+                timeout=60,
+            )
+            for answer in refusals(spool, text=REFUSE_TEXT):
+                assert httpx.post(f"{base}/envelopes", content=answer, headers=auth).status_code == 202
+            wait_for(
+                lambda: (
+                    httpx.get(f"{base}/flows/{flow_id}", headers=auth).json()["receipt"]["outcome"]
+                    == "negative"
+                ),
+                timeout=60,
+            )
+            unroutable = envelope(letter(str(uuid.uuid4())), receiver=UNKNOWN_RECEIVER)
+            rejected = httpx.post(f"{base}/envelopes", content=unroutable, headers=auth).json()["flow_id"]
+            again = httpx.post(f"{base}/flows/{rejected}/reprocess", headers=auth)
+            seen.append(("reprocess", again.text))
+            out = spool / FHIR_SENDER / "out"
+            (out / CPR_FILE).write_bytes(GARBAGE)
+            whole = envelope(letter(str(uuid.uuid4())))
+            (out / CPR_FILE_2).write_bytes(whole[: len(whole) // 2])
+            wait_for(lambda: len(list((spool / "quarantine").glob("*.reason.txt"))) == 2, timeout=60)
+            half = next(
+                p for p in (spool / "quarantine").glob("*.reason.txt") if "xml-syntax" in p.read_text()
+            )
+            fixed = half.with_name(half.name.removesuffix(".reason.txt"))
+            fixed.write_bytes(whole)
+            taken = httpx.post(f"{base}/quarantine/{fixed.name}/reprocess", headers=auth)
+            assert taken.status_code == 201, taken.text
+            seen.append(("quarantine reprocess", taken.text))
+            asked = httpx.post(f"{base}/quarantine/{CPR_FILE}/reprocess", headers=auth)
+            seen.append(("quarantine reprocess by a CPR name", f"{asked.status_code} {asked.text}"))
+
+            def opened() -> set[str]:
+                return {b["key"].split(":")[0] for _, b in hook.received if b["event"] == "opened"}
+
+            wait_for(lambda: {"negative_rate", "quarantine_growth"} <= opened(), timeout=60)
+            wait_for(lambda: len(box.messages) >= 2, timeout=60)
+            for url in ("/ui", "/flows", "/ui/flows", "/incidents", "/metrics", "/health/ready"):
+                seen.append((url, httpx.get(f"{base}{url}", headers=auth).text))
+        finally:
+            text = stop_gracefully(process)
+    assert process.returncode == 0, text
+    assert "incident opened" in text and "Traceback" not in text
+    seen.append(("serve log", text))
+    seen += [("webhook body", json.dumps(body, ensure_ascii=False)) for _, body in hook.received]
+    seen += [("mail", bytes(e.content).decode()) for e in box.messages]  # type: ignore[arg-type]
+    found = [leak for where, said in seen for leak in found_in(where, said)]
     assert found == [], "\n".join(found)
