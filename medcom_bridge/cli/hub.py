@@ -25,7 +25,6 @@ from medcom_bridge.hub.outcome import Receipt, ReceiptOutcome, receipt_outcome
 from medcom_bridge.hub.queries import Names, flow_json
 from medcom_bridge.hub.runner import Hub, Summary
 from medcom_bridge.localtime import shown
-from medcom_bridge.privacy import scrub
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INVALID_FLOW = 1  # `flow show`: no such flow
@@ -848,8 +847,7 @@ def flow_reprocess(
         for flow_id in flow_ids or []:
             results.append(("flow", flow_id, service.reprocess_flow(flow_id, actor)))
         for name in files or []:
-            # audited by the name masked: a name asked for may be a CPR number (quarantined names are masked)
-            results.append(("quarantine", scrub(name), service.reprocess_file(name, actor)))
+            results.append(("quarantine", name, service.reprocess_file(name, actor)))
         for kind, name, result in results:
             refused = isinstance(result, Refused)
             service.audit(

@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from medcom_bridge.hub.queries import BadFilter, parse_filter
 from medcom_bridge.hub.reprocess import MAX_BULK, REPROCESSABLE, Refusal, Refused, Reprocessed, Result
 from medcom_bridge.hub.service import NoHub
-from medcom_bridge.privacy import scrub
 from medcom_bridge.security.audit import Action, Outcome
 from medcom_bridge.security.principals import Principal
 from medcom_bridge.web.app import Context
@@ -90,8 +89,7 @@ def reprocess_router(ctx: Context) -> APIRouter:
     def one_file(request: Request, principal: Principal, name: str) -> Result:
         with ctx.lock:
             result = ctx.service.reprocess_file(name, principal.name)
-        # The name as asked for (a quarantined name is masked already; an unknown one may be anything)
-        audit_result(request, principal, Action.QUARANTINE_REPROCESS, "quarantine", scrub(name), result)
+        audit_result(request, principal, Action.QUARANTINE_REPROCESS, "quarantine", name, result)
         _wake(ctx, result)
         return result
 
