@@ -158,7 +158,8 @@ def patient_identity(payload: bytes) -> frozenset[str]:
             bundle = json.loads(payload)
         except ValueError:
             return frozenset()
-        for entry in bundle.get("entry") or [] if isinstance(bundle, dict) else []:
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
                 found += _fhir_json_identity(resource)
@@ -181,14 +182,18 @@ def patient_identity(payload: bytes) -> frozenset[str]:
 
 def _fhir_json_identity(patient: dict[str, object]) -> list[str]:
     found: list[str] = []
-    for name in patient.get("name") or []:  # type: ignore[attr-defined]
+    for name in _list(patient.get("name")):
         if isinstance(name, dict):
-            found.append(str(name.get("family") or ""))
-            found += [str(g) for g in name.get("given") or [] if g]
-    for identifier in patient.get("identifier") or []:  # type: ignore[attr-defined]
-        if isinstance(identifier, dict) and identifier.get("value"):
-            found.append(str(identifier["value"]))
+            found += [name["family"]] if isinstance(name.get("family"), str) else []
+            found += [g for g in _list(name.get("given")) if isinstance(g, str)]
+    for identifier in _list(patient.get("identifier")):
+        if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+            found.append(identifier["value"])
     return found
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 def mask_patient(text: str, identity: frozenset[str]) -> str:

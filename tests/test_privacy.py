@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medcom_bridge.findings import error
-from medcom_bridge.privacy import fhir_path, is_patient_field, mask_cpr, masked, quote, scrub
+from medcom_bridge.privacy import (
+    PATIENT_MASK,
+    fhir_path,
+    is_patient_field,
+    mask_cpr,
+    mask_patient,
+    masked,
+    patient_identity,
+    quote,
+    scrub,
+)
 
 
 def test_mask_cpr_keeps_the_shape_only() -> None:
@@ -94,3 +108,54 @@ def test_log_filter_masks_messages_arguments_and_tracebacks() -> None:
     out = stream.getvalue()
     assert "2512489996" not in out and "251248-9996" not in out
     assert "25xxxxxxxx" in out and "25xxxx-xxxx" in out and "5790001987244" in out
+
+
+# -- one letter's patient, masked in a receiver's free text ----------------------------------------------------
+def test_patient_identity_of_every_letter_format() -> None:
+    from medcom_bridge.envelope.vans import unwrap
+    from tests.test_privacy_leaks import FHIR_JSON, XDIS91
+    from tests.web.conftest import envelope
+
+    flow3 = unwrap(envelope()).payload  # FHIR XML
+    assert patient_identity(flow3) == {"Nancy", "Ann Berggren", "2512489996"}
+    assert patient_identity(XDIS91.read_bytes()) == {"Nancy", "Ann Berggren", "2512489996"}
+    assert patient_identity(FHIR_JSON.read_bytes()) == {"Bruno", "Elmer", "2509479989"}
+    for unreadable in (b"", b"{", b"<a><b>", b"UNA:+.? 'UNB+UNOC:3", b'{"entry": 3}', b"[1]"):
+        assert patient_identity(unreadable) == frozenset()
+
+
+def test_mask_patient_masks_whole_names_any_case_and_identifiers() -> None:
+    identity = frozenset({"Nancy", "Ann Berggren", "2512489996"})
+    said = "Brev om NANCY Ann berggren (2512489996) til Annberggren på Nancyvej kunne ikke læses"
+    assert mask_patient(said, identity) == (
+        "Brev om [patient] [patient] [patient] (25xxxxxxxx) til Annberggren på Nancyvej kunne ikke læses"
+    )
+    assert mask_patient(said, frozenset()) == said
+
+
+_WORD = st.text(st.characters(categories=["L"]), min_size=2, max_size=12)
+
+
+@given(names=st.lists(_WORD, min_size=1, max_size=3), before=st.text(), after=st.text())
+def test_mask_patient_leaves_no_name_word(names: list[str], before: str, after: str) -> None:
+    identity = frozenset({" ".join(names)})
+    text = mask_patient(f"{before} {' '.join(reversed(names))} {after}", identity)
+    for word in names:
+        if word.lower() not in PATIENT_MASK:
+            assert re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE) is None, text
+
+
+_KEYS = ["entry", "resource", "resourceType", "Patient", "name", "family", "given", "identifier", "value"]
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.just("Patient"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(data=st.binary(max_size=200), tree=_JSON)
+def test_patient_identity_of_garbage_is_empty_or_strings_never_an_error(data: bytes, tree: object) -> None:
+    import json
+
+    for payload in (data, b"<" + data, json.dumps(tree).encode()):
+        assert all(isinstance(v, str) and v for v in patient_identity(payload))

@@ -581,3 +581,15 @@ def test_the_loop_logs_a_skipped_name_once_after_an_hour(
         world.run()
     lines = [r.getMessage() for r in caplog.records if "letter.part" in r.getMessage()]
     assert len(lines) == 1 and "skipped" in lines[0] and FHIR.ean in lines[0]
+
+
+def test_a_file_named_after_a_cpr_number_is_quarantined_under_a_masked_name(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    kept = spool.quarantine("brev-070761-4285.xml", b"one", "xml-syntax", ean="5790001382445", now=NOW)
+    other = spool.quarantine("brev-070761-4286.xml", b"two", "xml-syntax", ean="5790001382445", now=NOW)
+    moved = spool.quarantine("0707614285.xml", b"one", "xml-syntax")
+    assert kept.name == "5790001382445-brev-07xxxx-xxxx.xml" and moved.name == "07xxxxxxxx.xml"
+    assert other != kept and other.read_bytes() == b"two"  # same masked name, other bytes: kept beside
+    for path in (kept, other, moved):
+        reason = path.with_name(path.name + ".reason.txt").read_text()
+        assert "4285" not in reason and "4286" not in reason and "file: " in reason
