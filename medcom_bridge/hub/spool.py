@@ -212,10 +212,15 @@ class SkippedEntry:
     what: EntryType
     age: timedelta
 
+    @property
+    def shown_name(self) -> str:
+        """The name as pages and logs show it: a sender may name a file after a CPR number (masked)."""
+        return scrub(self.name)
+
     def describe(self) -> str:
         """One log line (ids and file names only)."""
         hours = self.age.total_seconds() / 3600
-        return f"{self.ean}/out/{self.name}: skipped ({self.why.value}, {self.what.value}) for {hours:.1f} h"
+        return f"{self.ean}/out/{self.shown_name}: skipped ({self.why.value}, {self.what.value}) for {hours:.1f} h"
 
 
 def intake_key(data: bytes, envelope_id: str | None) -> str:

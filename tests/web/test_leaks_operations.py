@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -154,6 +155,10 @@ def test_operator_surfaces_of_issue_12_carry_no_patient_data(
     whole = envelope(letter(str(uuid.uuid4())))
     (out / CPR_FILE_2).write_bytes(whole[: len(whole) // 2])
     hub.run_once()
+    skipped = out / f"{CPR}.txt"  # not taken (no .xml), listed on the overview after an hour
+    skipped.write_bytes(GARBAGE)
+    an_hour_ago = (clock.now() - timedelta(hours=2)).timestamp()
+    os.utime(skipped, (an_hour_ago, an_hour_ago))
     quarantined = hub.spool.quarantined()
     assert len(quarantined) == 2, quarantined
     half = next(path for path, reason in quarantined if "xml-syntax" in reason)
@@ -248,6 +253,7 @@ def test_operator_surfaces_of_issue_12_carry_no_patient_data(
             continue
         found += found_in(f"log {record.name}", record.getMessage() + (record.exc_text or ""))
     assert found == [], "\n".join(found)
+    assert "07xxxxxxxx.txt" in overview  # the skipped file is listed, masked
 
 
 def test_serve_with_alerts_logs_no_patient_data(tmp_path: Path) -> None:
