@@ -37,7 +37,7 @@ from medcom_bridge.hub import edifact_leg
 from medcom_bridge.hub.causes import RejectCause
 from medcom_bridge.hub.events import ReceiptVerdict
 from medcom_bridge.hub.flow import TWIN_ROUTES, Route
-from medcom_bridge.hub.outcome import refusal_text
+from medcom_bridge.hub.outcome import refusal_code, refusal_text
 from medcom_bridge.hub.pipeline import (
     EDIFACT_KINDS,
     FHIR_KINDS,
@@ -252,7 +252,9 @@ def _edifact_ids(kind: str, payload: bytes) -> tuple[_Ids, Report]:
         acknowledges=acknowledged.letter_ids[0] if acknowledged.letter_ids else None,
         acknowledges_envelope=acknowledged.envelope_id or None,
         receipt=ReceiptVerdict.POSITIVE if acknowledged.positive else ReceiptVerdict.NEGATIVE,
-        receipt_code=kind if acknowledged.positive else acknowledged.refuse_code or IKKE_SPECIFICERET,
+        receipt_code=kind
+        if acknowledged.positive
+        else refusal_code(acknowledged.refuse_code or IKKE_SPECIFICERET),
         receipt_text=None if acknowledged.positive else refusal_text(acknowledged.refuse_text),
         receipt_requested=False,
     ), report
@@ -275,7 +277,7 @@ def _fhir_ids(kind: str, payload: bytes) -> _Ids:
             version,
             acknowledges=_str(response.get("identifier")),
             receipt=ReceiptVerdict.POSITIVE if code == "ok" else ReceiptVerdict.NEGATIVE,
-            receipt_code=code or "unknown",
+            receipt_code=refusal_code(code or "unknown"),
             receipt_text=None if code == "ok" else refusal_text(_issues_text(bundle)),
             receipt_requested=False,
         )
@@ -287,7 +289,7 @@ def _xctl_refusal(refusals: Sequence[tuple[str | None, FormattedText | None]]) -
     first; `ikke_specificeret` when none is, as MedCom's converter reads an absent one), the texts joined."""
     code = next((c for c, _ in refusals if c), None) or IKKE_SPECIFICERET
     texts = [to_plain_text(t) for _, t in refusals if t is not None]
-    return code, refusal_text(" / ".join(t for t in texts if t.strip()) or None)
+    return refusal_code(code), refusal_text(" / ".join(t for t in texts if t.strip()) or None)
 
 
 def _issues_text(bundle: dict[str, Any]) -> str | None:

@@ -59,6 +59,12 @@ def refusal_text(text: str | None) -> str | None:
     return line or None
 
 
+def refusal_code(code: str) -> str:
+    """A receiver's refuse or response code as the trace keeps it (and statistics count it): a code by the
+    standard, but the receiver's system may write anything there, so CPR numbers are masked (`privacy.scrub`)."""
+    return scrub(code)
+
+
 def receipt_outcome(state: State, receipt_expected: bool, events: Iterable[TraceEvent]) -> ReceiptOutcome:
     """The outcome from the flow's events, oldest first. A negative outcome names the refuse code and text of
     the last negative receipt the receiver sent (two XCTL for one letter: the aggregated answer may be caused

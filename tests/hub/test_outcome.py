@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from medcom_bridge.hub.events import Outcome, Step, TraceEvent, default_subtype
 from medcom_bridge.hub.flow import Event, State
-from medcom_bridge.hub.outcome import REFUSAL_TEXT_MAX, Receipt, receipt_outcome, refusal_text
+from medcom_bridge.hub.outcome import (
+    REFUSAL_TEXT_MAX,
+    Receipt,
+    receipt_outcome,
+    refusal_code,
+    refusal_text,
+)
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -105,3 +111,8 @@ def test_a_refusal_text_is_one_line_cpr_masked_and_bounded() -> None:
 def test_refusal_text_never_keeps_a_cpr_number_or_grows_past_its_bound(raw: str) -> None:
     text = refusal_text(raw + " 0101011234 " + raw)
     assert text is not None and "0101011234" not in text and len(text) <= REFUSAL_TEXT_MAX
+
+
+def test_a_refuse_code_keeps_its_words_with_cpr_numbers_masked() -> None:
+    assert refusal_code("syntaksfejl") == "syntaksfejl"
+    assert refusal_code("251248-9996") == "25xxxx-xxxx"

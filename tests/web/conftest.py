@@ -170,10 +170,15 @@ MASKED_TEXT = "Brevet til 25xxxx-xxxx kunne ikke læses: ukendt element 'Break'"
 
 
 def refusals(
-    spool: Path, receiver: str = OIOXML_RECEIVER, *, now: datetime = START, text: str = REFUSE_TEXT
+    spool: Path,
+    receiver: str = OIOXML_RECEIVER,
+    *,
+    now: datetime = START,
+    text: str = REFUSE_TEXT,
+    code: str = REFUSE_CODE,
 ) -> list[bytes]:
     """The receiver's OIOXML system refuses every letter the hub delivered to it: one XCTL02 (RefuseCode
-    `REFUSE_CODE`, RefuseText `text`) per delivered XDIS91 and XBIN01, each in a VANSEnvelope, ready
+    `code`, RefuseText `text`) per delivered XDIS91 and XBIN01, each in a VANSEnvelope, ready
     to drop into the receiver's out/ or to POST (the delivered files move to read/)."""
     from medcom_bridge.convert.rules import DANISH_TIME
     from medcom_bridge.demo import EndSystem
@@ -188,7 +193,7 @@ def refusals(
         ids = uuid.uuid4().hex.upper()
         xctl = negative_receipt(
             parse(received.envelope.payload),
-            refuse_code=REFUSE_CODE,
+            refuse_code=code,
             refuse_text=text,
             now=now.astimezone(DANISH_TIME).replace(tzinfo=None),
             envelope_identifier=ids[:14],

@@ -336,3 +336,21 @@ def test_serve_with_alerts_logs_no_patient_data(tmp_path: Path) -> None:
     seen += [("mail", bytes(e.content).decode()) for e in box.messages]  # type: ignore[arg-type]
     found = [leak for where, said in seen for leak in found_in(where, said)]
     assert found == [], "\n".join(found)
+
+
+def test_a_refuse_code_that_is_a_cpr_number_is_not_served(hub: Hub) -> None:
+    """RefuseCode is a code, but a receiver's system may put anything there: statistics and lists show it."""
+    admin = admin_client(hub)
+    refused = post(admin, envelope(letter(str(uuid.uuid4()))))["flow_id"]
+    hub.run_once()
+    for answer in refusals(hub.spool.root, code=PATIENT_CPR_DASHED, text=REFUSE_TEXT):
+        post(admin, answer)
+    hub.run_once()
+    said = admin.get(f"/flows/{refused}").json()
+    served = [("/flows/{id}", json.dumps(said))]
+    for url in ("/flows", "/ui/flows", "/ui/stats?month=2026-01", "/stats/monthly?month=2026-01"):
+        served.append((url, admin.get(url).text))
+    served.append(("csv", admin.get("/stats/monthly.csv?month=2026-01").text))
+    served += [(table, row) for table, row in stored_text(hub) if table != "hub_keys"]
+    found = [leak for where, text in served for leak in found_in(where, text)]
+    assert found == [], "\n".join(found)
