@@ -376,7 +376,7 @@ def growth(small: Measured, large: Measured, label: str) -> None:
     for name, p99 in large.p99.items():
         before = small.p99[name]
         slope = (p99 - before) / (large.letters - small.letters)
-        national = p99 + slope * (NATIONAL - large.letters)
+        national = p99 + max(slope, 0.0) * (NATIONAL - large.letters)  # a flat path stays flat
         print(
             f"[{label}]   {name}: p99 {before:.1f} -> {p99:.1f} ms (x{p99 / before:.2f}, "
             f"growth {p99 / before / size:.2f}); at {NATIONAL:,} a month ~{national / 1000:.2f} s"
