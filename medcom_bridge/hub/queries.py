@@ -343,9 +343,12 @@ _OUTCOME_EVENTS = tuple(
 def receipt_events(conn: Connection, flow_ids: list[str]) -> dict[str, list[TraceEvent]]:
     """The events that decide the flows' receipt outcomes (`hub.outcome`), oldest first, in one query."""
     e = t.events.c
+    # `coalesce` (the same test: NULL is in no list) keeps the event kind out of SQLite's index choice: without
+    # statistics it would read every receipt event of the log by the (flow_event, at) index instead of the
+    # page's few flows by their flow_id index (bench/operations.py: 6 ms -> 42 ms per page of 50).
     query = (
         select(t.events)
-        .where(e.flow_id.in_(flow_ids), e.flow_event.in_(_OUTCOME_EVENTS))
+        .where(e.flow_id.in_(flow_ids), func.coalesce(e.flow_event, "").in_(_OUTCOME_EVENTS))
         .order_by(e.flow_id, e.seq)
     )
     found: dict[str, list[TraceEvent]] = {}

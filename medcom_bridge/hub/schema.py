@@ -157,6 +157,10 @@ events = Table(
     UniqueConstraint("flow_id", "seq"),
     # The monthly statistics select one figure (a few flow events) of a month: no scan of the month's log.
     Index("ix_hub_events_month_flow_event", "month", "flow_event"),
+    # The alert round's receipts of the last day (`alerts.facts`): without it SQLite walks the whole log in
+    # receiver order (bench/operations.py). The overview's failures of a month read only failure events.
+    Index("ix_hub_events_flow_event_at", "flow_event", "at"),
+    Index("ix_hub_events_month_outcome", "month", "outcome"),
 )
 
 #: The transactional outbox (issue 10): a row per "flow X has work at step S", written in the transaction that

@@ -82,3 +82,13 @@ def test_0007_rewrites_utc_months_as_danish_months(empty: Engine) -> None:
     _to(empty, "head")
     with empty.connect() as conn:
         assert {i: m for i, m in conn.execute(select(t.events.c.id, t.events.c.month))} == expected
+
+
+def test_0010_adds_the_event_indexes_of_the_alert_round_and_the_overview(empty: Engine) -> None:
+    wanted = {"ix_hub_events_flow_event_at", "ix_hub_events_month_outcome"}
+    _to(empty, "0009")
+    assert not wanted & {ix["name"] for ix in inspect(empty).get_indexes("hub_events")}
+    _to(empty, "head")
+    assert wanted <= {ix["name"] for ix in inspect(empty).get_indexes("hub_events")}
+    _to(empty, "0009", down=True)
+    assert not wanted & {ix["name"] for ix in inspect(empty).get_indexes("hub_events")}
