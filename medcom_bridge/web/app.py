@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from medcom_bridge import __version__
 from medcom_bridge.hub.clock import Clock, SystemClock
 from medcom_bridge.hub.metrics import HubCollector, HubMetrics
 from medcom_bridge.hub.runner import Hub
@@ -164,7 +165,7 @@ def create_app(
         openapi_url=None,
         dependencies=[Depends(Gate(auth))],
         title="medcom-bridge hub",
-        version="0.1.0",
+        version=__version__,
         description=(
             "The conversion hub's API: VANSEnvelope intake, track & trace per flow (EHMI delivery-status "
             "shaped, exportable as AuditEvent), flow search and monthly statistics. Ids only: no CPR "
