@@ -9,12 +9,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from medcom_bridge.convert import tables, texts
 from medcom_bridge.fhir import terminology
+from medcom_bridge.localtime import COPENHAGEN
 
-DANISH_TIME = ZoneInfo("Europe/Copenhagen")
+DANISH_TIME = COPENHAGEN  # MedCom's OIOXML times are Danish wall-clock time
 _UUID32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _UUID36 = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, func, select
 
 from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.flow import State, Timer
+from medcom_bridge.hub.queries import receipt_alert_due
 
 PENDING = "pending"
 """A timer that has not fired and was not cancelled (`hub_timers.status`)."""
@@ -45,14 +46,10 @@ class Census:
 def take_census(conn: Connection, now: datetime) -> Census:
     f, tm, m = t.flows.c, t.timers.c, t.messages.c
     states = {State(s): int(n) for s, n in conn.execute(select(f.state, func.count()).group_by(f.state))}
-    alert_due = exists().where(
-        tm.flow_id == f.id,
-        tm.kind == Timer.RECEIPT_ALERT.value,
-        tm.status != "cancelled",
-        tm.due_at <= now,
-    )
     missing = conn.execute(
-        select(func.count()).select_from(t.flows).where(f.state == State.AWAITING_RECEIPTS.value, alert_due)
+        select(func.count())
+        .select_from(t.flows)
+        .where(f.state == State.AWAITING_RECEIPTS.value, receipt_alert_due(now))
     ).scalar_one()
     outputs = conn.execute(
         select(func.count()).select_from(t.messages).where(m.direction == "out", m.delivered_at.is_(None))

@@ -14,7 +14,6 @@ from sqlalchemy import Connection, insert, or_, select
 
 from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.clock import utc
-from medcom_bridge.localtime import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +27,6 @@ class Link:
     envelope_id: str | None
     actor: str
     at: datetime
-
-    @property
-    def shown_at(self) -> str:
-        """When, as people read it: Copenhagen time with its zone (`2026-03-31 01:30:00 CEST`)."""
-        return shown(self.at, seconds=True, zone=True)
 
     def to_json(self) -> dict[str, Any]:
         return {

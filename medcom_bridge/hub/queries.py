@@ -292,11 +292,11 @@ def _where(f: FlowFilter) -> list[Any]:
         conditions.append(or_(c.sender_gln.in_(orgs), c.receiver_gln.in_(orgs)))
     if f.overdue_at is not None:
         conditions.append(c.state == State.AWAITING_RECEIPTS.value)
-        conditions.append(_alert_due(f.overdue_at))
+        conditions.append(receipt_alert_due(f.overdue_at))
     return conditions
 
 
-def _alert_due(now: datetime) -> Any:
+def receipt_alert_due(now: datetime) -> Any:
     """The flow's 120-minute receipt alert fired, or is due and not yet fired (the loop is behind). A fired
     alert counts whatever its due time: a flow processed with a clock ahead of this one (`--advance`) must
     not drop out of "receipts overdue" while it still carries the alert."""
@@ -393,7 +393,7 @@ def overview(conn: Connection, now: datetime, *, month: str | None = None, sampl
         .order_by(c.updated_at, c.id)
         .limit(sample)
     ).mappings()
-    overdue = (c.state == State.AWAITING_RECEIPTS.value, _alert_due(now))
+    overdue = (c.state == State.AWAITING_RECEIPTS.value, receipt_alert_due(now))
     overdue_count = conn.execute(select(func.count()).select_from(t.flows).where(*overdue)).scalar_one()
     overdue_rows = conn.execute(
         select(t.flows).where(*overdue).order_by(c.updated_at, c.id).limit(sample)

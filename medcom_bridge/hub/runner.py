@@ -302,9 +302,7 @@ class Hub:
         def work(tx: Tx) -> Ingested:
             if not tx.try_lock(taken.file.lock):
                 return Ingested(None, busy=True)
-            done = Summary()
-            duplicate = self._take_in(tx, taken, now, done)
-            return _ingested(tx, tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))
+            return self._take_in_one(tx, taken, now)
 
         try:
             return self.store.run(work, attempts=attempts)
@@ -325,6 +323,10 @@ class Hub:
         dedup, route, reject, quarantine): a reprocess, whose idempotency claim and lineage must commit
         together with the new flow or not at all."""
         taken = self._identify(Source(mailbox, name, f"reprocess:{intake_key(data, None)}"), data)
+        return self._take_in_one(tx, taken, now)
+
+    def _take_in_one(self, tx: Tx, taken: _Taken, now: datetime) -> Ingested:
+        """One input taken in the caller's transaction, answered as `ingest` answers."""
         done = Summary()
         duplicate = self._take_in(tx, taken, now, done)
         return _ingested(tx, tx.find_key(INTAKE, taken.key), duplicate, bool(done.already_taken))

@@ -225,9 +225,10 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-@cache
+@cache  # one entry, a few revision ids fixed for the process's life (never message data)
 def schema_heads() -> frozenset[str]:
-    """The newest revisions of the migrations shipped with this package."""
+    """The newest revisions of the migrations shipped with this package (read once: every readiness probe
+    asks, and the migration scripts cannot change under a running process)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return frozenset(ScriptDirectory.from_config(cfg).get_heads())

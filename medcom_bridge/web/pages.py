@@ -61,9 +61,10 @@ _env = Environment(
 )
 
 
-def when(at: datetime | None, seconds: bool = True) -> str:
-    """A time as people read it: Copenhagen wall-clock time (the column or page says so, `TZ_LABEL`)."""
-    return localtime.shown(at, seconds=seconds)
+def when(at: datetime | None, seconds: bool = True, zone: bool = False) -> str:
+    """A time as people read it: Copenhagen wall-clock time (the column or page says so, `TZ_LABEL`, or
+    `zone` adds CET/CEST)."""
+    return localtime.shown(at, seconds=seconds, zone=zone)
 
 
 def _no_name(gln: str | None) -> str | None:
@@ -89,7 +90,6 @@ _env.globals.update(
     TZ_LABEL=localtime.LABEL,
 )
 _env.globals.update(month_name=month_name)
-_env.globals.setdefault("shown", localtime.shown)  # Copenhagen times (the incidents list on the overview)
 _env.filters["when"] = when
 
 

@@ -17,8 +17,10 @@ from fastapi.testclient import TestClient
 from medcom_bridge import demo
 from medcom_bridge.directory import Party
 from medcom_bridge.hub.adapters import HubConverter
+from medcom_bridge.hub.alerts.config import Rules
 from medcom_bridge.hub.clock import ManualClock
 from medcom_bridge.hub.runner import Hub
+from medcom_bridge.hub.service import HubService
 from medcom_bridge.shell.register import load_register
 from tests.web.conftest import (
     EDI,
@@ -126,6 +128,10 @@ def test_overview_counts_flows_whose_alert_fired_even_with_a_clock_behind(
     listed = client.get("/ui/flows", params={"overdue": "true"}).text
     assert listed.count('<td class="id"><a href="/ui/flows/') == 2
     assert listed.count('class="receipt receipt-missing"') == 2
+    # /metrics and the missing-receipts alert count by the same rule as the overview
+    earlier = START + timedelta(minutes=60)
+    assert HubService(hub.store).census(earlier).receipts_missing == 2
+    assert HubService(hub.store).alert_facts(Rules(), earlier).overdue_receipts == {OIOXML_RECEIVER: 2}
 
 
 def test_message_viewer_leads_back_masks_the_cpr_and_shows_one_time_zone(named: Hub) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, case, distinct, exists, func, select
+from sqlalchemy import Connection, case, distinct, func, select
 
 from medcom_bridge.hub import schema as t
 from medcom_bridge.hub.alerts.config import Rules
 from medcom_bridge.hub.alerts.rules import Facts, Receipts
-from medcom_bridge.hub.flow import Event, State, Timer
+from medcom_bridge.hub.flow import Event, State
+from medcom_bridge.hub.queries import receipt_alert_due
 
 BUSY_STATES = (State.RECEIVED, State.CONVERTING, State.DELIVERING)
 """States a flow passes through within seconds; one that stays is stuck (states that wait have timers)."""
@@ -21,17 +22,11 @@ BUSY_STATES = (State.RECEIVED, State.CONVERTING, State.DELIVERING)
 
 def gather(conn: Connection, rules: Rules, now: datetime) -> Facts:
     f, tm, e = t.flows.c, t.timers.c, t.events.c
-    overdue_alert = exists().where(
-        tm.flow_id == f.id,
-        tm.kind == Timer.RECEIPT_ALERT.value,
-        tm.status != "cancelled",
-        tm.due_at <= now,
-    )
     overdue = {
         gln or "unknown": int(n)
         for gln, n in conn.execute(
             select(f.receiver_gln, func.count())
-            .where(f.state == State.AWAITING_RECEIPTS.value, overdue_alert)
+            .where(f.state == State.AWAITING_RECEIPTS.value, receipt_alert_due(now))
             .group_by(f.receiver_gln)
         )
     }
